@@ -1,0 +1,82 @@
+# tuzheng: `make run` serves the app, `make test` runs the tests. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+VENV := .venv
+PY := $(VENV)/bin/python
+TZ := $(VENV)/bin/tuzheng
+PYTHON ?= python3
+STAMP := .make
+APT_RUNTIME := postgresql-15-postgis-3
+APT_TEST := gdal-bin postgis chromium wrk
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install system-deps test-system-deps db notebooks lint bench clean stop
+
+run: install db  ## install, start PostGIS, migrate, load the demo on first start, serve :8000
+	$(TZ) serve --host 127.0.0.1 --port $${TUZHENG_API_PORT:-8000}
+
+test: install test-system-deps db  ## the same bootstrap, then pytest against a real PostGIS
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+install: system-deps $(STAMP)/venv $(STAMP)/npm
+
+# PostGIS from apt when it is absent and we are root; otherwise say exactly what to do.
+system-deps:
+	@if [ -z "$$DATABASE_URL" ] && [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(APT_RUNTIME) from apt"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_RUNTIME); \
+	  else \
+	    echo "PostGIS is missing. Install it:  sudo apt-get install $(APT_RUNTIME)"; \
+	    echo "or run the database in Docker:   docker compose up -d db"; \
+	    echo "  and export DATABASE_URL=postgresql://tuzheng:tuzheng@127.0.0.1:5432/tuzheng"; \
+	    exit 2; \
+	  fi; \
+	fi
+
+# ogr2ogr (OAPIF client test, benchmarks), shp2pgsql, headless Chromium (browser test), wrk.
+test-system-deps:
+	@missing=""; \
+	command -v ogr2ogr >/dev/null || missing="$$missing gdal-bin"; \
+	command -v shp2pgsql >/dev/null || missing="$$missing postgis"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing from apt"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing test tools:$$missing (sudo apt-get install$$missing)"; exit 2; fi; \
+	fi
+
+$(STAMP)/venv: pyproject.toml
+	@mkdir -p $(STAMP)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+$(STAMP)/npm: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+db: install  ## start the local cluster (unless DATABASE_URL) and migrate
+	$(TZ) db up
+
+stop:  ## stop the local cluster
+	$(TZ) db stop
+
+notebooks: install db  ## JupyterLab on the notebooks, pointed at the local database
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser
+
+lint: install
+	$(VENV)/bin/ruff check spatial api data tests bench
+	$(VENV)/bin/ruff format --check spatial api data tests bench
+
+bench: install test-system-deps db
+	$(PY) bench/ingest.py
+	$(PY) bench/analysis.py
+	$(PY) bench/tiles.py
+
+clean:
+	rm -rf $(STAMP) $(VENV) node_modules

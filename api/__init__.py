@@ -1,0 +1,1 @@
+"""tuzheng's HTTP layer: parse, authorise, call ``spatial``, serialise."""

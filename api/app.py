@@ -1,0 +1,51 @@
+"""Application factory: ``create_app(settings)`` builds the FastAPI app; nothing at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.routers import health, users, web
+from api.settings import ApiSettings
+from spatial.db import get_engine
+from spatial.settings import DatabaseSettings
+
+VENDOR_DIRS = {
+    "leaflet": "leaflet/dist",
+    "leaflet.vectorgrid": "leaflet.vectorgrid/dist",
+}
+
+
+def create_app(
+    settings: ApiSettings | None = None, db_settings: DatabaseSettings | None = None
+) -> FastAPI:
+    """Build the tuzheng app for the given settings (tests pass their own)."""
+    settings = settings or ApiSettings()
+    db_settings = db_settings or DatabaseSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = get_engine(db_settings.url())
+        yield
+
+    app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db_settings = db_settings
+    errors.register(app)
+    for name, sub in VENDOR_DIRS.items():
+        path = settings.node_modules / sub
+        if path.is_dir():
+            app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(web.router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory api.app:app_factory``."""
+    return create_app()

@@ -1,0 +1,23 @@
+"""HTTP-layer settings (pydantic-settings, prefix ``TUZHENG_API_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from spatial.settings import REPO_ROOT
+
+
+class ApiSettings(BaseSettings):
+    """Where to serve and what the pages link to."""
+
+    model_config = SettingsConfigDict(env_prefix="TUZHENG_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    title: str = "土整 tuzheng"
+    node_modules: Path = REPO_ROOT / "node_modules"
+    features_default_limit: int = 100
+    features_max_limit: int = 10000
+    tianditu_key: str | None = None

@@ -1,0 +1,41 @@
+"""``tuzheng db``: the local cluster and migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from spatial import localdb, migrate
+from spatial.settings import database_settings
+
+app = typer.Typer(help="数据库 Database: start the local PostGIS, migrate.", no_args_is_help=True)
+
+
+@app.command("up")
+def up() -> None:
+    """Initialise and start the local PostGIS cluster (no-op with DATABASE_URL), then migrate."""
+    try:
+        typer.echo(localdb.start())
+    except localdb.LocalDatabaseError as exc:
+        typer.echo(f"错误 error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    migrate.upgrade()
+    typer.echo(f"migrated to {migrate.current_revision()}")
+
+
+@app.command("stop")
+def stop() -> None:
+    """Stop the local cluster."""
+    localdb.stop()
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply the Alembic migrations to the configured database."""
+    migrate.upgrade()
+    typer.echo(f"migrated to {migrate.current_revision()}")
+
+
+@app.command("url")
+def url() -> None:
+    """Print the SQLAlchemy URL in use."""
+    typer.echo(database_settings().url())

@@ -1,0 +1,49 @@
+"""Database engine and session handling. Nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from spatial.settings import DatabaseSettings, database_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def get_engine(url: str | None = None, settings: DatabaseSettings | None = None) -> Engine:
+    """Return a pooled SQLAlchemy engine for ``url`` (default: the configured database).
+
+    Engines are cached per URL so that notebooks, the CLI and the API share pools.
+    """
+    if url is None:
+        url = (settings or database_settings()).url()
+    engine = _engines.get(url)
+    if engine is None:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (used by tests and at shutdown)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """Yield a session that commits on success and rolls back on any exception."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

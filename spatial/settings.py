@@ -1,0 +1,63 @@
+"""Settings for the domain layer, read from environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the PostGIS store is.
+
+    ``DATABASE_URL`` points at an external server. When it is unset, the project-local
+    cluster under ``TUZHENG_PG_DATA`` (default ``.pgdata/`` in the repository) is used.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TUZHENG_PG_", extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data: Path = REPO_ROOT / ".pgdata"
+    host: str = "127.0.0.1"
+    port: int = 55432
+    user: str = "tuzheng"
+    dbname: str = "tuzheng"
+
+    @property
+    def is_local(self) -> bool:
+        """True when the project-local cluster is in use (no ``DATABASE_URL``)."""
+        return not self.database_url
+
+    def url(self, dbname: str | None = None) -> str:
+        """SQLAlchemy URL (psycopg 3 driver), optionally for another database name."""
+        if self.database_url:
+            from sqlalchemy.engine import make_url
+
+            u = make_url(self.database_url).set(drivername="postgresql+psycopg")
+            if dbname:
+                u = u.set(database=dbname)
+            return u.render_as_string(hide_password=False)
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname or self.dbname}"
+
+
+class IngestSettings(BaseSettings):
+    """Limits for surveyor uploads."""
+
+    model_config = SettingsConfigDict(env_prefix="TUZHENG_INGEST_", extra="ignore")
+
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_zip_ratio: float = 200.0
+    max_zip_members: int = 2000
+    sliver_threshold_m2: float = 1.0
+    upload_dir: Path = REPO_ROOT / ".uploads"
+
+
+@lru_cache
+def database_settings() -> DatabaseSettings:
+    """The process-wide database settings (read once from the environment)."""
+    return DatabaseSettings()
