@@ -32,6 +32,12 @@ class DatabaseSettings(BaseSettings):
         """True when the project-local cluster is in use (no ``DATABASE_URL``)."""
         return not self.database_url
 
+    def for_database(self, dbname: str) -> DatabaseSettings:
+        """The same server settings, pointing at database ``dbname``."""
+        if self.database_url:
+            return self.model_copy(update={"database_url": self.url(dbname)})
+        return self.model_copy(update={"dbname": dbname})
+
     def url(self, dbname: str | None = None) -> str:
         """SQLAlchemy URL (psycopg 3 driver), optionally for another database name."""
         if self.database_url:

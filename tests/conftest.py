@@ -33,9 +33,7 @@ class TestDatabase:
 
 def settings_for(base: DatabaseSettings, dbname: str) -> DatabaseSettings:
     """Settings identical to ``base`` but pointing at database ``dbname``."""
-    if base.database_url:
-        return base.model_copy(update={"database_url": base.url(dbname)})
-    return base.model_copy(update={"dbname": dbname})
+    return base.for_database(dbname)
 
 
 @pytest.fixture(scope="session")
