@@ -29,7 +29,8 @@ def test_migrations_apply_to_empty_database(db):
             conn.execute(
                 text(
                     "SELECT f_table_name, type || ':' || srid FROM geometry_columns "
-                    "WHERE f_table_schema = 'public' AND f_table_name NOT LIKE 'current_%'"
+                    "WHERE f_table_schema = 'public' AND f_table_name NOT LIKE 'current_%' "
+                    "AND f_geometry_column = 'geom'"
                 )
             ).all()
         )
