@@ -1,0 +1,610 @@
+"""The public Python API for data staff: a few readable lines from Jupyter to the store.
+
+Everything here delegates to the same functions the web API uses (datasets, ingestion,
+analysis); nothing re-implements a rule. Geometries are EPSG:4547 (CGCS2000 / 3-degree
+Gauss-Kruger CM 114E) and areas are planar square metres (m²) in that CRS unless a function
+says otherwise.
+
+Example
+-------
+>>> import spatial as tz
+>>> engine = tz.connect()                      # DATABASE_URL, or the project-local cluster
+>>> projects = tz.list_projects(engine)        # GeoDataFrame, EPSG:4547, area_m2 in m²
+>>> parcels = tz.load_layer("parcels", engine, project=projects.code.iloc[0])
+>>> tz.export_shapefile(parcels, "out/parcels.shp", encoding="GBK")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from spatial.categories import LABELS_ZH, OwnershipCategory, parse_category
+from spatial.datasets import KEY_COLUMN, LAYER_COLUMNS
+from spatial.db import get_engine
+from spatial.errors import BadRequest, InvalidInput, NotFound
+from spatial.models import STORAGE_SRID, Layer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from spatial.ingest.report import IngestReport
+
+__all__ = [
+    "LAYER_NAMES",
+    "connect",
+    "export_excel",
+    "export_gpkg",
+    "export_shapefile",
+    "ingest_file",
+    "list_projects",
+    "load_layer",
+    "resolve_layer",
+    "validate_file",
+]
+
+LAYER_NAMES: dict[str, Layer] = {
+    **{layer.value: layer for layer in Layer},
+    "project": Layer.projects,
+    "parcel": Layer.parcels,
+    "retained": Layer.retained_land,
+    "reserve": Layer.state_reserve_land,
+    "plans": Layer.statutory_plans,
+    "statutory_plan": Layer.statutory_plans,
+    "building": Layer.buildings,
+    "整备项目": Layer.projects,
+    "项目": Layer.projects,
+    "宗地": Layer.parcels,
+    "留用土地": Layer.retained_land,
+    "国有储备土地": Layer.state_reserve_land,
+    "储备土地": Layer.state_reserve_land,
+    "法定图则": Layer.statutory_plans,
+    "建筑物": Layer.buildings,
+}
+"""Names ``load_layer`` accepts (English, Chinese or the table name) and the layer each means."""
+
+# Current rows of each layer: a fixed mapping, so no identifier ever comes from the caller.
+_VIEWS: dict[Layer, str] = {layer: f"current_{layer.value}" for layer in Layer}
+_PROJECT_COLUMN: dict[Layer, str] = {
+    Layer.projects: "code",
+    Layer.parcels: "project_code",
+    Layer.retained_land: "project_code",
+    Layer.buildings: "project_code",
+}
+"""Layers that name their project in an attribute; the others are filtered spatially."""
+
+
+def connect(url: str | None = None, *, check: bool = True) -> Engine:
+    """Return a SQLAlchemy engine on the tuzheng store.
+
+    Parameters
+    ----------
+    url : str, optional
+        A PostgreSQL URL (``postgresql://user@host:port/db``). Default: ``DATABASE_URL`` if set,
+        otherwise the project-local cluster (127.0.0.1:55432, started by ``make db``).
+    check : bool, default True
+        Run ``SELECT 1`` so that an unreachable database fails here, with a hint, rather than
+        at the first query.
+
+    Returns
+    -------
+    sqlalchemy.Engine
+        A pooled engine (shared with other callers using the same URL).
+
+    Raises
+    ------
+    ConnectionError
+        If ``check`` and the database does not answer.
+
+    Example
+    -------
+    >>> import spatial as tz
+    >>> engine = tz.connect()
+    >>> engine.dialect.name
+    'postgresql'
+    """
+    if url is not None:
+        u = make_url(url)
+        if u.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+            u = u.set(drivername="postgresql+psycopg")
+        url = u.render_as_string(hide_password=False)
+    engine = get_engine(url)
+    if check:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            where = engine.url.render_as_string(hide_password=True)
+            raise ConnectionError(
+                f"无法连接数据库 {where}；请运行 `make db` 或设置 DATABASE_URL / "
+                f"cannot reach the database at {where}: run `make db` or set DATABASE_URL "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+    return engine
+
+
+def resolve_layer(name: str | Layer) -> Layer:
+    """Map a layer name (``"parcels"``, ``"宗地"``, ``Layer.parcels``…) to the ``Layer`` enum.
+
+    Raises
+    ------
+    BadRequest
+        For a name not in ``LAYER_NAMES``.
+
+    Example
+    -------
+    >>> resolve_layer("留用土地")
+    <Layer.retained_land: 'retained_land'>
+    """
+    if isinstance(name, Layer):
+        return name
+    layer = LAYER_NAMES.get(str(name).strip()) or LAYER_NAMES.get(str(name).strip().lower())
+    if layer is None:
+        raise BadRequest(
+            f"未知图层 {name!r}；可用：{', '.join(lay.value for lay in Layer)}",
+            f"unknown layer {name!r}; one of: {', '.join(lay.value for lay in Layer)}",
+        )
+    return layer
+
+
+def _read(engine: Engine, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
+    with engine.connect() as conn:
+        gdf = gpd.read_postgis(text(sql), conn, geom_col="geometry", params=params)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(STORAGE_SRID)
+    return gdf
+
+
+def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
+    """List the current land readiness projects (整备项目) with their boundary and area.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine, optional
+        From ``connect()``; default: the configured database.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per project, ordered by code: ``code``, ``name``, ``district``, ``stage``,
+        ``area_m2`` (planar area of the boundary in EPSG:4547, m²), ``parcel_count``,
+        ``retained_count`` and the boundary ``geometry`` (EPSG:4547).
+
+    Example
+    -------
+    >>> projects = list_projects(connect())
+    >>> projects[["code", "name", "area_m2"]].head()  # doctest: +SKIP
+    """
+    engine = engine or connect()
+    sql = """
+        SELECT p.code, p.name, p.district, p.stage,
+               ST_Area(p.geom) AS area_m2,
+               (SELECT count(*) FROM current_parcels c WHERE c.project_code = p.code)
+                   AS parcel_count,
+               (SELECT count(*) FROM current_retained_land r WHERE r.project_code = p.code)
+                   AS retained_count,
+               p.geom AS geometry
+        FROM current_projects p
+        ORDER BY p.code
+    """
+    return _read(engine, sql, {})
+
+
+def _project_codes(engine: Engine, project: str | Iterable[str]) -> list[str]:
+    wanted = [project] if isinstance(project, str) else [str(p) for p in project]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT code, name FROM current_projects "
+                "WHERE code = ANY(:w) OR name = ANY(:w) ORDER BY code"
+            ),
+            {"w": wanted},
+        ).all()
+    found = {r.code for r in rows} | {r.name for r in rows}
+    missing = [w for w in wanted if w not in found]
+    if missing:
+        raise NotFound(
+            f"没有这些整备项目：{', '.join(missing)}",
+            f"no such project(s): {', '.join(missing)}",
+        )
+    return sorted({r.code for r in rows})
+
+
+def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(
+            "bbox 须为四个数 (minx, miny, maxx, maxy)",
+            "bbox must be four numbers (minx, miny, maxx, maxy)",
+        ) from exc
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 >= x1 or y0 >= y1:
+        raise BadRequest(
+            f"bbox 无效：{tuple(bbox)}", f"invalid bbox {tuple(bbox)}: need minx<maxx, miny<maxy"
+        )
+    return x0, y0, x1, y1
+
+
+def _categories(category: str | Iterable[str]) -> list[str]:
+    values = [category] if isinstance(category, str | OwnershipCategory) else list(category)
+    out = []
+    for v in values:
+        cat = parse_category(v)
+        if cat is None:
+            valid = ", ".join(c.value for c in OwnershipCategory)
+            raise BadRequest(
+                f"未知权属类别 {v!r}；可用：{valid}", f"unknown category {v!r}: {valid}"
+            )
+        out.append(cat.value)
+    return out
+
+
+def load_layer(
+    name: str | Layer,
+    engine: Engine | None = None,
+    *,
+    project: str | Iterable[str] | None = None,
+    bbox: Sequence[float] | None = None,
+    bbox_crs: int = STORAGE_SRID,
+    category: str | Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Load the current rows of a layer as a GeoDataFrame in EPSG:4547.
+
+    Only rows of active dataset versions are returned (the ``current_*`` views). All values
+    are bound parameters; the table comes from the fixed ``LAYER_NAMES`` mapping.
+
+    Parameters
+    ----------
+    name : str or Layer
+        ``projects``, ``parcels``, ``retained_land``, ``state_reserve_land``,
+        ``statutory_plans``, ``buildings``, or a Chinese name such as ``"宗地"``
+        (see ``LAYER_NAMES``).
+    engine : sqlalchemy.Engine, optional
+        From ``connect()``; default: the configured database.
+    project : str or list of str, optional
+        Project code(s) or name(s). Parcels, retained land and buildings are filtered by their
+        ``project_code``; state reserve land and statutory plan zones by intersecting the
+        project boundary. Unknown projects raise ``NotFound``.
+    bbox : (minx, miny, maxx, maxy), optional
+        Keep features intersecting this box, given in ``bbox_crs``.
+    bbox_crs : int, default 4547
+        EPSG code of ``bbox`` (e.g. 4326 for longitude/latitude). The box is transformed to
+        EPSG:4547, never the stored geometries.
+    category : str or list of str, optional
+        Parcels only: ownership category codes or surveyors' labels (``"collective"``,
+        ``"集体"``, ``"未完善征转"``…).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id``, ``dataset_id``, the layer's attribute columns, ``area_m2`` (planar, m²,
+        EPSG:4547) and ``geometry`` (MultiPolygon, EPSG:4547), ordered by code. Parcels also get
+        ``category_zh`` (the Chinese label).
+
+    Raises
+    ------
+    BadRequest
+        Unknown layer or category, a category filter on a layer other than parcels, or a
+        malformed bbox.
+    NotFound
+        A project that does not exist.
+
+    Example
+    -------
+    >>> engine = connect()
+    >>> collective = load_layer("宗地", engine, project="GM-001", category="集体")
+    >>> collective.area_m2.sum()  # m²  # doctest: +SKIP
+    """
+    layer = resolve_layer(name)
+    engine = engine or connect()
+    view = _VIEWS[layer]
+    cols = ", ".join(f"t.{c}" for c in LAYER_COLUMNS[layer])
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if project is not None:
+        params["projects"] = _project_codes(engine, project)
+        col = _PROJECT_COLUMN.get(layer)
+        if col is not None:
+            where.append(f"t.{col} = ANY(:projects)")
+        else:
+            where.append(
+                "EXISTS (SELECT 1 FROM current_projects p "
+                "WHERE p.code = ANY(:projects) AND ST_Intersects(p.geom, t.geom))"
+            )
+    if bbox is not None:
+        params["x0"], params["y0"], params["x1"], params["y1"] = _check_bbox(bbox)
+        params["bbox_srid"] = int(bbox_crs)
+        env = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, :bbox_srid)"
+        if int(bbox_crs) != STORAGE_SRID:
+            env = f"ST_Transform(ST_Segmentize({env}, (:x1 - :x0) / 16.0), {STORAGE_SRID})"
+        where.append(f"t.geom && {env} AND ST_Intersects(t.geom, {env})")
+    if category is not None:
+        if layer is not Layer.parcels:
+            raise BadRequest(
+                f"只有宗地图层可按权属类别筛选，{layer.value} 不行",
+                f"only parcels can be filtered by category, not {layer.value}",
+            )
+        params["categories"] = _categories(category)
+        where.append("t.category::text = ANY(:categories)")
+    sql = (
+        f"SELECT t.id, t.dataset_id, {cols}, ST_Area(t.geom) AS area_m2, t.geom AS geometry "
+        f"FROM {view} t"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY t.{KEY_COLUMN[layer]}, t.id"
+    )
+    gdf = _read(engine, sql, params)
+    if layer is Layer.parcels:
+        labels = {c.value: LABELS_ZH[c] for c in OwnershipCategory}
+        gdf.insert(gdf.columns.get_loc("category") + 1, "category_zh", gdf["category"].map(labels))
+    return gdf
+
+
+# --- ingestion (helper B's pipeline; dry run and real load) --------------------------------
+
+
+def validate_file(
+    path: str | Path, layer: str | Layer, *, engine: Engine | None = None, **opts: Any
+) -> IngestReport:
+    """Validate a local file exactly as an upload would, without writing anything (dry run).
+
+    Runs the ingestion pipeline (``spatial.ingest.pipeline.ingest``) with ``dry_run=True``:
+    encoding detection, CRS check and transformation to EPSG:4547, geometry repair, category
+    mapping and duplicate checks, the same as ``tuzheng ingest --dry-run`` and the upload API.
+
+    Parameters
+    ----------
+    path : str or Path
+        A shapefile (``.shp`` with its sidecars), a ``.zip``, GeoPackage, GeoJSON…
+    layer : str or Layer
+        Target layer (see ``LAYER_NAMES``).
+    engine : sqlalchemy.Engine, optional
+        Database for checks against current data; default: the configured database.
+    **opts
+        Passed to the pipeline: ``crs`` (e.g. ``"EPSG:4547"``; required when the file has no
+        usable ``.prj``), ``encoding`` (e.g. ``"GBK"``), ``mapping`` (column renames),
+        ``mode`` (``"replace"``/``"append"``), ``strict`` (refuse instead of repairing
+        geometries), ``source_layer``.
+
+    Returns
+    -------
+    IngestReport
+        Rows, areas (m², EPSG:4547), repairs (row, reason, area change), CRS and encoding with
+        the method used to decide them.
+
+    Raises
+    ------
+    spatial.errors.InvalidInput
+        A file that cannot be accepted, e.g. no ``.prj`` and no ``crs``: the message asks for a
+        CRS and lists candidates; unknown categories name their rows.
+
+    Example
+    -------
+    >>> report = validate_file("survey/parcels.shp", "parcels", crs="EPSG:4547")  # doctest: +SKIP
+    >>> report.row_count  # doctest: +SKIP
+    """
+    from spatial.ingest.pipeline import ingest
+
+    if "dry_run" in opts:
+        raise TypeError("validate_file is always a dry run; use ingest_file to load")
+    return ingest(Path(path), resolve_layer(layer).value, dry_run=True, engine=engine, **opts)
+
+
+def ingest_file(
+    path: str | Path,
+    layer: str | Layer,
+    *,
+    engine: Engine | None = None,
+    user: str = "notebook",
+    **opts: Any,
+) -> IngestReport:
+    """Load a local file into a layer as a new dataset version (the upload, for real).
+
+    Same pipeline and options as ``validate_file``; the rows go to a staging dataset and are
+    published in one transaction (``mode="replace"`` supersedes the layer's current version,
+    ``"append"`` adds to it). The load is recorded under ``user``.
+
+    Returns
+    -------
+    IngestReport
+        As for ``validate_file``, with the new dataset id.
+
+    Example
+    -------
+    >>> report = ingest_file("survey/parcels.shp", "parcels", crs="EPSG:4547")  # doctest: +SKIP
+    """
+    from spatial.ingest.pipeline import ingest
+
+    opts.pop("dry_run", None)
+    return ingest(
+        Path(path), resolve_layer(layer).value, dry_run=False, engine=engine, user=user, **opts
+    )
+
+
+# --- exports -------------------------------------------------------------------------------
+
+_SHP_ENCODINGS = {"GBK": "GBK", "CP936": "GBK", "GB2312": "GBK", "UTF-8": "UTF-8", "UTF8": "UTF-8"}
+_LDID = {"GBK": 0x4D, "UTF-8": 0x00}  # DBF language driver byte: 0x4D = code page 936
+
+
+def _require_crs(gdf: gpd.GeoDataFrame) -> None:
+    if gdf.crs is None:
+        raise InvalidInput(
+            "数据没有坐标系，请先 set_crs（通常为 EPSG:4547）",
+            "the GeoDataFrame has no CRS: call set_crs first (usually EPSG:4547)",
+        )
+
+
+def export_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None) -> Path:
+    """Write a GeoDataFrame to a GeoPackage layer (UTF-8, CRS kept, usually EPSG:4547).
+
+    An existing layer of the same name is replaced; other layers in the file are kept.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Must have a CRS.
+    path : str or Path
+        The ``.gpkg`` file.
+    layer : str, optional
+        Layer name inside the GeoPackage (Chinese is fine); default: the file's stem.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Example
+    -------
+    >>> export_gpkg(load_layer("parcels"), "out/district.gpkg", layer="宗地")  # doctest: +SKIP
+    """
+    import pyogrio
+
+    _require_crs(gdf)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(
+        gdf, path, layer=layer or path.stem, driver="GPKG", layer_options={"OVERWRITE": "YES"}
+    )
+    return path
+
+
+def _check_dbf(gdf: gpd.GeoDataFrame, encoding: str) -> None:
+    codec = "gbk" if encoding == "GBK" else "utf-8"
+    long_names = [
+        c for c in gdf.columns if c != gdf.geometry.name and len(str(c).encode(codec)) > 10
+    ]
+    if long_names:
+        raise InvalidInput(
+            f"Shapefile 字段名最长 10 字节（{encoding}），请改名："
+            f"{', '.join(map(str, long_names))}",
+            f"shapefile field names are at most 10 bytes in {encoding}; rename: "
+            f"{', '.join(map(str, long_names))}",
+            columns=[str(c) for c in long_names],
+        )
+    problems: list[str] = []
+    for col in gdf.columns:
+        if col == gdf.geometry.name or not (
+            gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col].dtype)
+        ):
+            continue
+        for pos, value in enumerate(gdf[col]):
+            if not isinstance(value, str):
+                continue
+            try:
+                size = len(value.encode(codec))
+            except UnicodeEncodeError:
+                problems.append(f"row {pos} {col}: {value!r} not encodable in {encoding}")
+                continue
+            if size > 254:
+                problems.append(f"row {pos} {col}: {size} bytes > 254")
+            if len(problems) >= 20:
+                break
+    if problems:
+        raise InvalidInput(
+            f"有文本无法写入 {encoding} 编码的 Shapefile（可改用 UTF-8 或 GeoPackage）",
+            f"text cannot be written to a {encoding} shapefile without loss (use UTF-8 or "
+            f"GeoPackage): " + "; ".join(problems),
+            problems=problems,
+        )
+
+
+def export_shapefile(gdf: gpd.GeoDataFrame, path: str | Path, encoding: str = "GBK") -> Path:
+    """Write a GeoDataFrame to an ESRI shapefile with a ``.cpg`` naming its text encoding.
+
+    ``GBK`` (the default) suits older ArcGIS and most Chinese desktop GIS: the ``.dbf`` text is
+    GBK, the ``.cpg`` says ``GBK`` and the DBF language driver byte is 0x4D (code page 936).
+    ``UTF-8`` writes UTF-8 with a ``UTF-8`` ``.cpg``. The ``.prj`` carries the CRS (Esri WKT;
+    EPSG:4547 is written as ``CGCS2000_3_Degree_GK_CM_114E``). Nothing is lost silently: text
+    that the encoding cannot hold, values over 254 bytes and field names over 10 bytes raise
+    ``InvalidInput`` instead of being truncated or replaced.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Polygons or MultiPolygons with a CRS.
+    path : str or Path
+        The ``.shp`` path (the suffix is added if missing); sidecars go next to it.
+    encoding : {"GBK", "UTF-8"}, default "GBK"
+
+    Returns
+    -------
+    Path
+        The ``.shp`` path.
+
+    Example
+    -------
+    >>> parcels = load_layer("parcels", project="GM-001")  # doctest: +SKIP
+    >>> export_shapefile(parcels, "out/宗地.shp", encoding="GBK")  # doctest: +SKIP
+    """
+    import pyogrio
+
+    _require_crs(gdf)
+    enc = _SHP_ENCODINGS.get(encoding.upper().replace("_", "-")) if encoding else None
+    if enc is None:
+        raise BadRequest(
+            f"不支持的编码 {encoding!r}：请用 GBK 或 UTF-8",
+            f"unsupported encoding {encoding!r}: use GBK or UTF-8",
+        )
+    _check_dbf(gdf, enc)
+    path = Path(path)
+    if path.suffix.lower() != ".shp":
+        path = path.with_name(path.name + ".shp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(gdf, path, driver="ESRI Shapefile", encoding=enc)
+    with open(path.with_suffix(".dbf"), "r+b") as fh:
+        fh.seek(29)
+        fh.write(bytes([_LDID[enc]]))
+    path.with_suffix(".cpg").write_text(enc, encoding="ascii")
+    return path
+
+
+def export_excel(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    sheet_name: str = "data",
+) -> Path:
+    """Write one table or several (one sheet each) to an ``.xlsx`` workbook.
+
+    Geometry columns are dropped (Excel cells cannot hold them); keep ``area_m2`` (m²,
+    EPSG:4547) or export the geometries with ``export_gpkg``. For a project review use
+    ``write_review_xlsx``, which lays out the route, coverage and evidence sheets.
+
+    Parameters
+    ----------
+    data : DataFrame, GeoDataFrame or mapping of sheet name to frame
+        Sheet names longer than 31 characters are cut (Excel's limit).
+    path : str or Path
+        The ``.xlsx`` file (overwritten).
+    sheet_name : str, default "data"
+        Sheet name when ``data`` is a single frame.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Example
+    -------
+    >>> ledger = area_ledger(connect())  # doctest: +SKIP
+    >>> export_excel({"面积台账 ledger": ledger}, "out/ledger.xlsx")  # doctest: +SKIP
+    """
+    frames = {sheet_name: data} if isinstance(data, pd.DataFrame) else dict(data)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in frames.items():
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+            frame = frame.drop(
+                columns=[
+                    c for c in frame.columns if isinstance(frame[c].dtype, gpd.array.GeometryDtype)
+                ]
+            )
+            frame.to_excel(writer, sheet_name=str(name)[:31], index=False)
+    return path
