@@ -45,3 +45,19 @@ UserDep = Annotated[User, Depends(current_user)]
 Reader = Annotated[User, Depends(requires(Role.planner, Role.analyst, Role.surveyor))]
 Uploader = Annotated[User, Depends(requires(Role.surveyor))]
 Admin = Annotated[User, Depends(requires(Role.admin))]
+
+
+def public_or_reader(
+    request: Request,
+    engine: EngineDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User | None:
+    """No user when ``ApiSettings.public_read`` is on (OGC clients, the map); else a reader."""
+    if request.app.state.settings.public_read:
+        return None
+    user = authenticate(creds.credentials if creds else None, engine)
+    require_role(user, (Role.planner, Role.analyst, Role.surveyor))
+    return user
+
+
+OpenReader = Annotated[User | None, Depends(public_or_reader)]

@@ -21,3 +21,7 @@ class ApiSettings(BaseSettings):
     features_default_limit: int = 100
     features_max_limit: int = 10000
     tianditu_key: str | None = None
+    public_read: bool = True
+    """OGC API, tiles and the map are readable without a token (set False to require one)."""
+    tile_cache_bytes: int = 256 * 1024 * 1024
+    """Upper bound of the in-memory vector tile cache (bytes)."""

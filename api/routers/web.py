@@ -14,21 +14,6 @@ from spatial.layers_geojson import district_overview
 router = APIRouter(tags=["web"])
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def landing() -> str:
-    """Landing page with links to the map, the API docs and the health check."""
-    return """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>土整 tuzheng</title></head>
-<body style="font-family:sans-serif;max-width:760px;margin:2em auto">
-<h1>土整 tuzheng</h1>
-<p>深圳土地整备 GIS 工作台 / GIS workbench for Shenzhen land readiness.</p>
-<ul>
-<li><a href="/map">规划地图 Web map</a></li>
-<li><a href="/docs">接口文档 API docs</a></li>
-<li><a href="/health">系统状态 Health</a></li>
-</ul></body></html>"""
-
-
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
 def web_map(engine: EngineDep) -> str:
     """A folium map of the district: parcels coloured by ownership category, with a legend."""

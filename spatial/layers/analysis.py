@@ -1,0 +1,127 @@
+"""Analysis layers (reserve overlaps with route, uncovered parts, conflicts) as collections.
+
+They are served from the SQL views of the analysis migration (0003): the map and the project
+review read the same views, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from spatial.layers.registry import _REVIEW_DEPENDS, Collection, Prop, route_label_sql
+
+
+def _area(title_zh: str, title_en: str, name: str = "area_m2") -> Prop:
+    return Prop(name, "number", title_zh, title_en)
+
+
+_SITE = (
+    Prop("project_code", "string", "项目编号", "Project code"),
+    Prop("site_code", "string", "留用地编号", "Retained land code"),
+    Prop("site_name", "string", "留用地名称", "Retained land name"),
+)
+
+ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
+    Collection(
+        id="reserve_overlaps",
+        title_zh="留用土地占用国有储备土地",
+        title_en="Retained land on state reserve land",
+        relation="analysis_reserve_overlaps",
+        id_column="id",
+        kind="analysis",
+        description="3000 m² rule (Art. 6, 19, 20): occupied parts and the approval route",
+        properties=(
+            *_SITE,
+            Prop(
+                "reserve_codes",
+                "string",
+                "储备地编号",
+                "Reserve land codes",
+                expr=sql.SQL("array_to_string(t.reserve_codes, ',')"),
+            ),
+            _area("占用面积（平方米）", "Occupied area (m²)"),
+            _area("项目合计占用（平方米）", "Project total occupied (m²)", "project_total_m2"),
+            Prop("route", "string", "审批路径代码", "Approval route code"),
+            Prop(
+                "route_zh",
+                "string",
+                "审批路径",
+                "Approval route",
+                expr=route_label_sql(sql.SQL("t.route")),
+            ),
+        ),
+        depends_on=_REVIEW_DEPENDS,
+        tile_properties=(
+            "project_code",
+            "site_code",
+            "site_name",
+            "reserve_codes",
+            "area_m2",
+            "project_total_m2",
+            "route",
+            "route_zh",
+        ),
+    ),
+    Collection(
+        id="uncovered",
+        title_zh="法定图则未覆盖部分",
+        title_en="Parts not covered by statutory plans",
+        relation="analysis_uncovered",
+        id_column="id",
+        kind="analysis",
+        description="Art. 17, 20: uncovered parts of retained land need a planning study",
+        properties=(
+            *_SITE,
+            Prop("planned_use", "string", "规划用途", "Planned land use"),
+            _area("留用地面积（平方米）", "Site area (m²)", "site_area_m2"),
+            _area("覆盖面积（平方米）", "Covered area (m²)", "covered_m2"),
+            _area("未覆盖面积（平方米）", "Uncovered area (m²)"),
+            Prop("reason_code", "string", "原因代码", "Reason code"),
+            Prop("reason_zh", "string", "原因", "Reason"),
+            Prop("reason_en", "string", "原因（英文）", "Reason (English)"),
+        ),
+        depends_on=_REVIEW_DEPENDS,
+        tile_properties=(
+            "project_code",
+            "site_code",
+            "site_name",
+            "planned_use",
+            "area_m2",
+            "reason_code",
+            "reason_zh",
+        ),
+    ),
+    Collection(
+        id="conflicts",
+        title_zh="用途与法定图则冲突",
+        title_en="Planned use conflicts with the zoning",
+        relation="analysis_conflicts",
+        id_column="id",
+        kind="analysis",
+        description="Art. 17, 20: parts whose planned use needs a statutory plan adjustment",
+        properties=(
+            *_SITE,
+            Prop("planned_use", "string", "规划用途", "Planned land use"),
+            Prop("plan_code", "string", "图则编号", "Plan code"),
+            Prop("plan_name", "string", "图则名称", "Plan name"),
+            Prop("zone_code", "string", "地块编号", "Zone code"),
+            Prop("zone_class", "string", "图则用地性质", "Zone land-use class"),
+            Prop("compatibility_note", "string", "兼容性说明", "Compatibility note"),
+            _area("冲突面积（平方米）", "Conflicting area (m²)"),
+            Prop("reason_code", "string", "原因代码", "Reason code"),
+            Prop("reason_zh", "string", "原因", "Reason"),
+            Prop("reason_en", "string", "原因（英文）", "Reason (English)"),
+        ),
+        depends_on=_REVIEW_DEPENDS,
+        tile_properties=(
+            "project_code",
+            "site_code",
+            "site_name",
+            "planned_use",
+            "zone_code",
+            "zone_class",
+            "area_m2",
+            "reason_zh",
+        ),
+    ),
+)
