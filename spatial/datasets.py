@@ -7,20 +7,21 @@ in one transaction, under a per-layer advisory lock, so concurrent loads never i
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from spatial.errors import Conflict, NotFound
 from spatial.models import STORAGE_SRID, DatasetStatus, Layer
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 # Columns written for each layer, in order (geometry last). A fixed mapping: identifiers are
 # never built from user input.
@@ -104,20 +105,75 @@ def new_dataset(
     return int(row[0])
 
 
-def _copy_text(values: Sequence[Any]) -> str:
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append("\\N")
-        else:
-            s = str(v)
-            out.append(
-                s.replace("\\", "\\\\")
-                .replace("\t", "\\t")
-                .replace("\n", "\\n")
-                .replace("\r", "\\r")
+COPY_CHUNK_ROWS = 50_000
+"""Rows per COPY chunk: bounds the memory of the CSV buffer."""
+
+
+def _write_chunk(cp: Any, data: bytes) -> None:
+    """Send one chunk of CSV to an open COPY (a seam tests use to interrupt a load)."""
+    cp.write(data)
+
+
+def _text_array(values: Any, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    if isinstance(values, pd.Series):
+        values = values.astype(object).where(values.notna(), None).to_numpy()
+    return pa.array(values, from_pandas=True)
+
+
+def copy_arrays(
+    conn: Connection,
+    layer: Layer,
+    dataset_id: int,
+    columns: dict[str, Any],
+    geoms: Any,
+) -> int:
+    """COPY columns and EPSG:4547 MultiPolygon geometries into ``layer`` under ``dataset_id``.
+
+    Parameters
+    ----------
+    columns
+        Model column name → Arrow array, pandas Series or sequence (missing ones are NULL).
+    geoms
+        Shapely MultiPolygons in EPSG:4547 (numpy object array).
+
+    Returns the number of rows written. The rows go out as CSV built by Arrow's C++ writer,
+    geometries as hex EWKB from shapely, in chunks of :data:`COPY_CHUNK_ROWS`; nothing is
+    looped over per row in Python.
+    """
+    import pyarrow.csv as pacsv
+
+    cols = LAYER_COLUMNS[layer]
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    arrays = {c: _text_array(columns.get(c), n) for c in cols}
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(layer.value),
+        sql.SQL(", ").join(sql.Identifier(c) for c in ("dataset_id", *cols, "geom")),
+    )
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(stmt) as cp:  # type: ignore[union-attr]
+        for lo in range(0, n, COPY_CHUNK_ROWS):
+            hi = min(lo + COPY_CHUNK_ROWS, n)
+            g = shapely.set_srid(geoms[lo:hi], STORAGE_SRID)
+            wkb = shapely.to_wkb(g, hex=True, include_srid=True, output_dimension=2)
+            table = pa.table(
+                {
+                    "dataset_id": pa.array(np.full(hi - lo, dataset_id, dtype=np.int64)),
+                    **{c: arrays[c].slice(lo, hi - lo) for c in cols},
+                    "geom": pa.array(wkb, pa.string()),
+                }
             )
-    return "\t".join(out)
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink, opts)
+            _write_chunk(cp, sink.getvalue().to_pybytes())
+    return n
 
 
 def copy_rows(conn: Connection, layer: Layer, dataset_id: int, gdf: gpd.GeoDataFrame) -> int:
@@ -128,31 +184,19 @@ def copy_rows(conn: Connection, layer: Layer, dataset_id: int, gdf: gpd.GeoDataF
     """
     if gdf.crs is None or gdf.crs.to_epsg() != STORAGE_SRID:
         raise ValueError(f"geometries must be in EPSG:{STORAGE_SRID}, got {gdf.crs}")
-    cols = LAYER_COLUMNS[layer]
-    geoms = shapely.to_wkb(gdf.geometry.values, hex=True, include_srid=True, output_dimension=2)
-    frame = pd.DataFrame({c: (gdf[c] if c in gdf.columns else None) for c in cols})
-    frame = frame.astype(object).where(frame.notna(), None)
-    buf = io.StringIO()
-    ds = str(dataset_id)
-    for row, g in zip(frame.itertuples(index=False, name=None), geoms, strict=True):
-        buf.write(ds + "\t" + _copy_text(row) + "\t" + g + "\n")
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(layer.value),
-        sql.SQL(", ").join(sql.Identifier(c) for c in ("dataset_id", *cols, "geom")),
-    )
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(stmt) as cp:  # type: ignore[union-attr]
-        cp.write(buf.getvalue())
-    return len(frame)
+    cols = {c: gdf[c] for c in LAYER_COLUMNS[layer] if c in gdf.columns}
+    return copy_arrays(conn, layer, dataset_id, cols, gdf.geometry.values.to_numpy())
 
 
-def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replace") -> None:
+def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replace") -> list[int]:
     """Make ``dataset_id`` active, superseding the layer's active datasets for ``replace``.
 
     Runs inside the caller's transaction; takes the layer lock first. For ``append``, codes that
-    already exist in the layer's current rows are refused with Conflict.
+    already exist in the layer's current rows are refused with Conflict. Returns the ids of
+    the datasets superseded.
     """
     lock_layer(conn, layer)
+    superseded_ids: list[int] = []
     if mode == "append":
         dup = _append_duplicates(conn, layer, dataset_id)
         if dup:
@@ -162,13 +206,14 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
                 duplicates=list(dup[:50]),
             )
     elif mode == "replace":
-        conn.execute(
+        superseded = conn.execute(
             text(
                 "UPDATE datasets SET status = 'superseded', superseded_at = now() "
-                "WHERE layer = :layer AND status = 'active' AND id <> :id"
+                "WHERE layer = :layer AND status = 'active' AND id <> :id RETURNING id"
             ),
             {"layer": layer.value, "id": dataset_id},
-        )
+        ).scalars()
+        superseded_ids = sorted(int(i) for i in superseded)
     else:
         raise ValueError(f"mode must be replace or append, not {mode!r}")
     conn.execute(
@@ -178,6 +223,7 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
         ),
         {"id": dataset_id, "mode": mode},
     )
+    return superseded_ids
 
 
 def _append_duplicates(conn: Connection, layer: Layer, dataset_id: int) -> list[str]:
@@ -236,3 +282,112 @@ def list_datasets(engine: Engine, layer: Layer | None = None) -> list[dict[str, 
     return [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows
     ]
+
+
+def dataset_lock_key(dataset_id: int) -> str:
+    """Key of the session advisory lock an ingest holds on its staging dataset."""
+    return f"tuzheng.dataset.{dataset_id}"
+
+
+def hold_dataset(conn: Connection, dataset_id: int) -> None:
+    """Take the *session* advisory lock of a staging dataset (released when the session ends).
+
+    While held, :func:`cleanup_staging` leaves the dataset alone; once the owning process dies
+    (even by SIGKILL), PostgreSQL releases it and the next run cleans up.
+    """
+    conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": dataset_lock_key(dataset_id)})
+
+
+def release_dataset(conn: Connection, dataset_id: int) -> None:
+    """Release the session advisory lock taken by :func:`hold_dataset`."""
+    conn.execute(
+        text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": dataset_lock_key(dataset_id)}
+    )
+
+
+def cleanup_staging(conn: Connection) -> list[int]:
+    """Mark orphaned ``staging`` datasets failed and delete their rows; return their ids.
+
+    A staging dataset is orphaned when no live session holds its advisory lock (its ingest was
+    killed). Runs in the caller's transaction.
+    """
+    rows = conn.execute(
+        text("SELECT id, layer FROM datasets WHERE status = 'staging' ORDER BY id")
+    ).all()
+    cleaned: list[int] = []
+    for ds_id, layer in rows:
+        got = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"),
+            {"k": dataset_lock_key(ds_id)},
+        ).scalar_one()
+        if not got:
+            continue
+        _delete_rows(conn, Layer(layer), ds_id)
+        conn.execute(
+            text(
+                "UPDATE datasets SET status = 'failed', row_count = 0, report = report || "
+                "CAST(:note AS jsonb) WHERE id = :id"
+            ),
+            {
+                "id": ds_id,
+                "note": '{"interrupted": true, "cleanup_note_zh": "导入中断，暂存数据已清理", '
+                '"cleanup_note_en": "ingest was interrupted; staging data removed"}',
+            },
+        )
+        cleaned.append(int(ds_id))
+    return cleaned
+
+
+def _delete_rows(conn: Connection, layer: Layer, dataset_id: int) -> None:
+    stmt = sql.SQL("DELETE FROM {} WHERE dataset_id = %s").format(sql.Identifier(layer.value))
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(stmt, [dataset_id])
+
+
+def mark_failed(conn: Connection, dataset_id: int, report: dict[str, Any]) -> None:
+    """Set a dataset to ``failed`` with its report and no rows (runs in the caller's txn)."""
+    import json
+
+    ds = conn.execute(
+        text("SELECT layer FROM datasets WHERE id = :id"), {"id": dataset_id}
+    ).scalar_one()
+    _delete_rows(conn, Layer(ds), dataset_id)
+    conn.execute(
+        text(
+            "UPDATE datasets SET status = 'failed', row_count = 0, "
+            "report = CAST(:r AS jsonb) WHERE id = :id"
+        ),
+        {"id": dataset_id, "r": json.dumps(report, ensure_ascii=False, default=str)},
+    )
+
+
+def active_with_sha(conn: Connection, layer: Layer, sha256: str) -> int | None:
+    """The id of an active dataset of ``layer`` loaded from a file with this SHA-256, if any."""
+    return conn.execute(
+        text(
+            "SELECT id FROM datasets WHERE layer = :l AND sha256 = :s AND status = 'active' "
+            "ORDER BY id DESC LIMIT 1"
+        ),
+        {"l": layer.value, "s": sha256},
+    ).scalar_one_or_none()
+
+
+def get_dataset(engine: Engine, dataset_id: int) -> dict[str, Any]:
+    """One dataset row with its stored report (NotFound if absent)."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT id, layer, status, mode, file_name, sha256, format, source_crs, "
+                    "crs_method, encoding, encoding_method, row_count, area_m2, uploaded_by, "
+                    "created_at, published_at, superseded_at, report FROM datasets WHERE id = :id"
+                ),
+                {"id": dataset_id},
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

@@ -1,0 +1,460 @@
+"""The one ingestion entry point used by ``tuzheng ingest`` and ``POST /uploads``.
+
+Steps: size and SHA-256 → unpack (containers) → encoding → read (Arrow) → CRS → attributes →
+geometry → write. All-or-nothing: any row error refuses the whole upload. Writing happens in
+two transactions on one connection:
+
+1. a short one that cleans up orphaned staging datasets and inserts this dataset as
+   ``staging`` (its id is held with a session advisory lock, so a killed process leaves an
+   orphan that the next run recognises);
+2. one that COPYs the rows, takes the layer lock (waiting at most ``lock_timeout_s``, then
+   Conflict/409), re-checks the SHA-256 and publishes. PostgreSQL guarantees that a COPY
+   interrupted before this commit leaves nothing visible.
+
+Refused uploads are recorded as ``failed`` datasets with their report and no rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from spatial import datasets
+from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
+from spatial.ingest import attributes, crs_detect, encoding, geometry
+from spatial.ingest.containers import check_size, open_source
+from spatial.ingest.reader import read_source
+from spatial.ingest.report import IngestReport
+from spatial.models import Layer
+from spatial.settings import IngestSettings
+
+INGEST_LAYERS = (
+    Layer.parcels,
+    Layer.retained_land,
+    Layer.state_reserve_land,
+    Layer.statutory_plans,
+    Layer.projects,
+)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _layer(layer: str | Layer) -> Layer:
+    try:
+        lay = Layer(layer)
+    except ValueError:
+        lay = None
+    if lay not in INGEST_LAYERS:
+        names = ", ".join(x.value for x in INGEST_LAYERS)
+        raise InvalidInput(
+            f"未知的图层 {layer}（可选：{names}）", f"unknown layer {layer} (one of: {names})"
+        )
+    return lay  # type: ignore[return-value]
+
+
+def ingest(
+    path: str | Path,
+    layer: str | Layer,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    mapping: str | Path | None = None,
+    mode: str = "replace",
+    dry_run: bool = False,
+    strict: bool = False,
+    source_layer: str | None = None,
+    user: str = "cli",
+    role: str | None = None,
+    engine: Engine | None = None,
+    settings: IngestSettings | None = None,
+    file_name: str | None = None,
+    lock_timeout_s: float = 30.0,
+) -> IngestReport:
+    """Load a surveyor's file into ``layer`` completely, or refuse it with a report.
+
+    Parameters
+    ----------
+    path
+        A ``.zip``, ``.shp`` (with siblings), ``.gpkg`` or ``.geojson`` file.
+    layer
+        ``parcels``, ``retained_land``, ``state_reserve_land``, ``statutory_plans`` or
+        ``projects``.
+    crs
+        ``EPSG:NNNN`` or ``gcj02``; overrides the file's own CRS and inference.
+    encoding
+        Attribute text encoding of a shapefile (e.g. ``GBK``); overrides ``.cpg`` and detection.
+    mapping
+        YAML/JSON mapping file (see :mod:`spatial.ingest.attributes`).
+    mode
+        ``replace`` (supersede the layer's current version) or ``append`` (duplicates refused).
+    dry_run
+        Check everything and report, write nothing.
+    strict
+        Refuse invalid geometries instead of repairing them.
+    source_layer
+        The dataset inside a zip, or the layer of a GeoPackage, when there are several.
+    user, role
+        Who uploads (audit log, dataset ``uploaded_by``).
+    file_name
+        Name to report instead of ``path``'s (the API passes the client's file name).
+
+    Returns
+    -------
+    IngestReport
+        ``status`` is ``published``, ``dry_run`` or ``unchanged`` (same SHA-256 as the active
+        version).
+
+    Raises
+    ------
+    InvalidInput, TooLarge, Conflict
+        Refusals; ``exc.detail["report"]`` holds the report (``IngestReport.model_dump()``).
+
+    Examples
+    --------
+    >>> ingest("zongdi.zip", "parcels", crs="EPSG:4547")  # doctest: +SKIP
+    """
+    from spatial.db import get_engine
+
+    t0 = time.perf_counter()
+    settings = settings or IngestSettings()
+    path = Path(path)
+    report = IngestReport(
+        source_file=file_name or path.name,
+        layer=str(getattr(layer, "value", layer)),
+        mode=mode,
+        user=user,
+        source_layer=source_layer,
+        status="refused",
+    )
+    eng = engine if engine is not None else (None if dry_run else get_engine())
+    try:
+        lay = _layer(layer)
+        if mode not in ("replace", "append"):
+            raise InvalidInput(f"未知的模式 {mode}", f"mode must be replace or append, not {mode}")
+        report.size_bytes = check_size(path, settings) if path.is_file() else None
+        if not path.is_file():
+            raise InvalidInput(f"文件不存在：{path}", f"no such file: {path}")
+        report.sha256 = sha256_file(path)
+        if not dry_run and eng is not None:
+            with eng.connect() as conn:
+                same = datasets.active_with_sha(conn, lay, report.sha256)
+            if same is not None:
+                return _unchanged(report, same, eng, role, t0)
+        prepared = _prepare(
+            path, lay, report, settings, crs, encoding, mapping, strict, source_layer
+        )
+        if report.has_errors:
+            raise _refusal(report)
+        if dry_run:
+            report.status = "dry_run"
+            report.problem(
+                "dry_run",
+                f"试运行：将写入 {prepared[2]} 个要素，实际未写入",
+                f"dry run: {prepared[2]} features would be written; nothing was written",
+                severity="info",
+            )
+            report.duration_s = round(time.perf_counter() - t0, 3)
+            return report
+        assert eng is not None
+        _write(eng, lay, report, prepared, user, role, lock_timeout_s)
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        _audit(eng, user, role, report)
+        return report
+    except DomainError as exc:
+        report.status = "refused"
+        if not any(p.code == exc.code and p.row is None for p in report.problems):
+            report.problem(exc.code, exc.message_zh, exc.message_en)
+        report.duration_s = round(time.perf_counter() - t0, 3)
+        if not dry_run and eng is not None:
+            _record_failure(eng, report, user, role)
+        detail = {k: v for k, v in exc.detail.items() if k != "report"}
+        raise type(exc)(
+            exc.message_zh, exc.message_en, report=report.model_dump(mode="json"), **detail
+        ) from exc
+
+
+def _refusal(report: IngestReport) -> InvalidInput:
+    errs = report.errors
+    rows = {p.row for p in errs if p.row is not None}
+    codes = sorted({p.code for p in errs})
+    report.counts.refused = max(report.counts.refused, len(rows))
+    return InvalidInput(
+        f"上传被拒绝：{len(rows)} 行有问题（{', '.join(codes)}），未写入任何数据；详见报告",
+        f"upload refused: problems in {len(rows)} rows ({', '.join(codes)}); nothing was "
+        "written; see the report",
+        codes=codes,
+    )
+
+
+def _prepare(
+    path: Path,
+    lay: Layer,
+    report: IngestReport,
+    settings: IngestSettings,
+    crs: str | None,
+    enc_override: str | None,
+    mapping: str | Path | None,
+    strict: bool,
+    source_layer: str | None,
+) -> tuple[dict[str, pa.Array], np.ndarray, int]:
+    """Unpack, read and check; return (columns, EPSG:4547 geometries, count) of good rows."""
+    mapping_obj = attributes.load_mapping(mapping)
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ingest-", dir=settings.upload_dir))
+    try:
+        src = open_source(path, work, settings, source_layer)
+        report.format = src.driver
+        enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver)
+        report.encoding, report.encoding_method = enc.label, enc.method
+        read = read_source(src, enc, source_layer)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if read.layer:
+        report.source_layer = read.layer
+    n = read.table.num_rows
+    report.counts.read = n
+    if n == 0:
+        raise InvalidInput("文件中没有要素", "the file has no features")
+    choice = crs_detect.choose_crs(
+        crs, _declared_crs(read.crs, src.driver, read.geoms), src.driver, _bounds(read.geoms)
+    )
+    report.source_crs, report.crs_method = choice.label, choice.method
+    for code, zh, en in choice.warnings:
+        report.problem(code, zh, en, severity="warning")
+    columns = attributes.resolve_columns(lay, read.fields, mapping_obj)
+    report.column_mapping = columns
+    values, ok_attr = attributes.map_attributes(lay, read.table, columns, mapping_obj, report)
+    geo = geometry.check_geometries(
+        read.geoms,
+        read.types,
+        report,
+        choice,
+        strict=strict,
+        overlaps=lay is Layer.parcels,
+        sliver_m2=settings.sliver_threshold_m2,
+    )
+    ok = ok_attr & geo.ok
+    report.counts.refused = int(n - ok.sum())
+    report.total_area_m2 = round(float(geo.area_m2[ok].sum()), 3)
+    if not ok.all():
+        return {}, np.empty(0, dtype=object), 0
+    return values, geo.geoms, n
+
+
+def _declared_crs(declared: str | None, driver: str, geoms: np.ndarray) -> str | None:
+    """The dataset's CRS, except GeoJSON's implicit WGS 84 when coordinates are not degrees."""
+    if driver == "GeoJSON" and declared in ("EPSG:4326", "OGC:CRS84"):
+        b = _bounds(geoms)
+        if not (-180 <= b[0] <= 180 and -180 <= b[2] <= 180 and -90 <= b[1] <= 90):
+            return None
+    return declared
+
+
+def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float]:
+    import shapely
+
+    b = shapely.bounds(geoms)
+    finite = np.isfinite(b).all(axis=1)
+    if not finite.any():
+        return (float("nan"),) * 4  # type: ignore[return-value]
+    b = b[finite]
+    return (
+        float(b[:, 0].min()),
+        float(b[:, 1].min()),
+        float(b[:, 2].max()),
+        float(b[:, 3].max()),
+    )
+
+
+def _dataset_meta(report: IngestReport) -> dict[str, Any]:
+    return {
+        "mode": report.mode,
+        "sha256": report.sha256,
+        "format": report.format,
+        "source_crs": report.source_crs,
+        "crs_method": report.crs_method,
+        "encoding": report.encoding,
+        "encoding_method": report.encoding_method,
+    }
+
+
+def _write(
+    eng: Engine,
+    lay: Layer,
+    report: IngestReport,
+    prepared: tuple[dict[str, pa.Array], np.ndarray, int],
+    user: str,
+    role: str | None,
+    lock_timeout_s: float,
+) -> None:
+    values, geoms, n = prepared
+    with eng.connect() as conn:
+        with conn.begin():
+            cleaned = datasets.cleanup_staging(conn)
+            ds = datasets.new_dataset(
+                conn,
+                lay,
+                report.source_file,
+                user,
+                report=report.model_dump(mode="json"),
+                **_dataset_meta(report),
+            )
+        datasets.hold_dataset(conn, ds)
+        conn.commit()
+        report.dataset_id = ds
+        if cleaned:
+            report.problem(
+                "staging_cleaned",
+                f"已清理之前中断的导入留下的暂存数据集：{cleaned}",
+                f"cleaned up staging datasets left by interrupted ingests: {cleaned}",
+                severity="info",
+            )
+        try:
+            with conn.begin():
+                datasets.copy_arrays(conn, lay, ds, values, geoms)
+                conn.execute(
+                    text("SELECT set_config('lock_timeout', :t, true)"),
+                    {"t": f"{int(lock_timeout_s * 1000)}ms"},
+                )
+                try:
+                    datasets.lock_layer(conn, lay)
+                except OperationalError as exc:
+                    raise Conflict(
+                        f"图层 {lay.value} 正在被另一个上传写入，请稍后重试",
+                        f"another upload is writing layer {lay.value}; retry later",
+                    ) from exc
+                same = datasets.active_with_sha(conn, lay, report.sha256 or "")
+                if same is not None:
+                    raise _SameFile(same)
+                conn.execute(text("SELECT set_config('lock_timeout', '0', true)"))
+                report.superseded_dataset_ids = datasets.publish(conn, lay, ds, report.mode)
+                report.status = "published"
+                report.counts.written = n
+                conn.execute(
+                    text(
+                        "UPDATE datasets SET row_count = :n, area_m2 = :a, "
+                        "report = CAST(:r AS jsonb) WHERE id = :id"
+                    ),
+                    {
+                        "n": n,
+                        "a": report.total_area_m2,
+                        "r": json.dumps(report.model_dump(mode="json"), ensure_ascii=False),
+                        "id": ds,
+                    },
+                )
+        except _SameFile as same_exc:
+            report.status = "refused"
+            with conn.begin():
+                datasets.mark_failed(conn, ds, report.model_dump(mode="json"))
+            report.dataset_id = None
+            _unchanged(report, same_exc.dataset_id, None, role, None)
+        except DomainError:
+            report.status = "refused"
+            report.counts.written = 0
+            raise
+        except BaseException:
+            report.status = "refused"
+            report.counts.written = 0
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                datasets.mark_failed(conn, ds, report.model_dump(mode="json"))
+            raise
+        finally:
+            if not conn.closed:
+                if conn.in_transaction():
+                    conn.rollback()
+                datasets.release_dataset(conn, ds)
+                conn.commit()
+
+
+class _SameFile(Exception):
+    def __init__(self, dataset_id: int) -> None:
+        self.dataset_id = dataset_id
+
+
+def _unchanged(
+    report: IngestReport, same: int, eng: Engine | None, role: str | None, t0: float | None
+) -> IngestReport:
+    report.status = "unchanged"
+    report.dataset_id = same
+    report.problem(
+        "same_file",
+        f"同一文件（SHA-256 相同）已是数据集 {same} 的当前版本；未重复写入",
+        f"the same file (same SHA-256) is already the active dataset {same}; nothing was "
+        "written again",
+        severity="info",
+    )
+    if t0 is not None:
+        report.duration_s = round(time.perf_counter() - t0, 3)
+    if eng is not None:
+        _audit(eng, report.user or "cli", role, report)
+    return report
+
+
+def _record_failure(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:
+    """Record a refused upload as a ``failed`` dataset (report kept, no rows) and audit it."""
+    try:
+        lay = Layer(report.layer)
+    except ValueError:
+        _audit(eng, user, role, report)
+        return
+    try:
+        with eng.begin() as conn:
+            if report.dataset_id is not None:
+                datasets.mark_failed(conn, report.dataset_id, report.model_dump(mode="json"))
+            else:
+                ds = datasets.new_dataset(
+                    conn,
+                    lay,
+                    report.source_file,
+                    user,
+                    report={},
+                    **_dataset_meta(report),
+                )
+                report.dataset_id = ds
+                datasets.mark_failed(conn, ds, report.model_dump(mode="json"))
+    finally:
+        _audit(eng, user, role, report)
+
+
+def _audit(eng: Engine, user: str, role: str | None, report: IngestReport) -> None:
+    from spatial.db import session_scope
+    from spatial.users import record
+
+    with session_scope(eng) as s:
+        record(
+            s,
+            user,
+            role,
+            "upload",
+            f"dataset:{report.dataset_id}" if report.dataset_id else f"layer:{report.layer}",
+            {
+                "file": report.source_file,
+                "sha256": report.sha256,
+                "layer": report.layer,
+                "outcome": report.status,
+                "rows": report.counts.written,
+                "refused": report.counts.refused,
+            },
+        )
+
+
+__all__ = ["ingest", "IngestReport", "TooLarge"]
