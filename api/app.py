@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import features, health, users, web
+from api.routers import features, health, projects, users, web
 from api.settings import ApiSettings
 from spatial.db import get_engine
 from spatial.settings import DatabaseSettings
@@ -42,6 +42,7 @@ def create_app(
             app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
     app.include_router(health.router)
     app.include_router(users.router)
+    app.include_router(projects.router)
     app.include_router(web.router)
     app.include_router(features.router)
     return app

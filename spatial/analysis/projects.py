@@ -1,0 +1,79 @@
+"""Projects as the analyses see them: the current project rows, and the NotFound check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+
+from spatial.errors import NotFound
+
+
+class ProjectSummary(BaseModel):
+    """A current land readiness project (整备项目): code, name, stage and boundary area (m²)."""
+
+    code: str
+    name: str
+    district: str | None = None
+    stage: str | None = None
+    area_m2: float
+    """Planar area of the project boundary in EPSG:4547, m²."""
+    retained_site_count: int
+    parcel_count: int
+
+
+def list_projects(engine: Engine) -> list[ProjectSummary]:
+    """Every current project with its boundary area (m², planar EPSG:4547), ordered by code.
+
+    Examples
+    --------
+    >>> [p.code for p in list_projects(engine)]  # doctest: +SKIP
+    ['GM-001', 'GM-002']
+    """
+    q = text(
+        """
+        SELECT p.code, p.name, p.district, p.stage, ST_Area(p.geom) AS area_m2,
+               (SELECT count(*) FROM current_retained_land r WHERE r.project_code = p.code)
+                   AS retained_site_count,
+               (SELECT count(*) FROM current_parcels c WHERE c.project_code = p.code)
+                   AS parcel_count
+        FROM current_projects p
+        ORDER BY p.code
+        """
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(q).mappings().all()
+    return [ProjectSummary(**r) for r in rows]
+
+
+def project_row(engine: Engine, code: str) -> dict[str, Any]:
+    """Code, name, district and stage of the current project ``code``; NotFound if none."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT code, name, district, stage FROM current_projects "
+                    "WHERE code = :code ORDER BY id LIMIT 1"
+                ),
+                {"code": code},
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        raise NotFound(f"整备项目不存在：{code}", f"no current project with code {code!r}")
+    return dict(row)
+
+
+def project_rows(engine: Engine, codes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows (code, name, district, stage) of the current projects, all or the given codes."""
+    q = "SELECT DISTINCT ON (code) code, name, district, stage FROM current_projects"
+    params: dict[str, Any] = {}
+    if codes is not None:
+        q += " WHERE code = ANY(:codes)"
+        params["codes"] = list(codes)
+    q += " ORDER BY code, id"
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(q), params).mappings().all()]
