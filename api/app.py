@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import features, health, projects, users, web
+from api.routers import features, health, projects, tiles, uploads, users, web
 from api.settings import ApiSettings
 from spatial.db import get_engine
+from spatial.layers.registry import default_registry
+from spatial.layers.tilecache import TileService
 from spatial.settings import DatabaseSettings
 
 VENDOR_DIRS = {
@@ -30,7 +32,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = get_engine(db_settings.url())
-        yield
+        app.state.tiles = TileService(
+            app.state.engine, default_registry(), settings.tile_cache_bytes
+        )
+        app.state.tiles.start()
+        try:
+            yield
+        finally:
+            app.state.tiles.stop()
 
     app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -43,8 +52,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(projects.router)
+    app.include_router(uploads.router)
     app.include_router(web.router)
     app.include_router(features.router)
+    app.include_router(tiles.router)
+    app.add_middleware(tiles.CachedTileMiddleware)
     return app
 
 

@@ -2,12 +2,18 @@
 
 folium's templates point at CDNs; ``OfflineMap`` swaps every script and stylesheet for a copy
 the app serves itself from the npm-installed ``node_modules`` (mounted under ``/vendor``).
+Large layers are drawn from our own vector tiles with Leaflet.VectorGrid (protobuf); nothing
+is fetched from any other host unless a Tianditu key is configured.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import folium
 from branca.element import MacroElement, Template
+from folium.map import Layer
 
 LOCAL_JS = [
     ("leaflet", "/vendor/leaflet/leaflet.js"),
@@ -24,25 +30,175 @@ class OfflineMap(folium.Map):
 
 
 class Legend(MacroElement):
-    """A fixed-position HTML legend (Chinese labels, English alongside)."""
+    """A fixed-position HTML legend with sections (Chinese labels, English alongside)."""
 
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-        <div id="legend" style="position:fixed;bottom:24px;left:12px;z-index:1000;background:#fff;
-             padding:8px 10px;border:1px solid #999;border-radius:4px;font:13px sans-serif;">
-          <b>{{ this.title }}</b><br>
-          {% for label, colour in this.items %}
-            <i style="display:inline-block;width:12px;height:12px;background:{{ colour }};
-               margin-right:4px;border:1px solid #555"></i>{{ label }}<br>
+        <div id="legend" style="position:fixed;bottom:24px;left:12px;z-index:1000;
+             background:#fff;padding:8px 10px;border:1px solid #999;border-radius:4px;
+             font:12px sans-serif;max-width:300px">
+          {% for title, items in this.sections %}
+            <b>{{ title }}</b><br>
+            {% for label, colour in items %}
+              <i style="display:inline-block;width:12px;height:12px;background:{{ colour }};
+                 margin-right:4px;border:1px solid #555;vertical-align:middle"></i>{{ label }}<br>
+            {% endfor %}
           {% endfor %}
         </div>
         {% endmacro %}
         """
     )
 
-    def __init__(self, title: str, items: list[tuple[str, str]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
         super().__init__()
         self._name = "Legend"
-        self.title = title
-        self.items = items
+        self.sections = sections
+
+
+class PageScript(MacroElement):
+    """Shared page JavaScript: the popup builder and a Leaflet 1.9 shim for VectorGrid."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+          .leaflet-container { background: #eef0ec; }
+          .tz-popup table { border-collapse: collapse; font: 12px sans-serif; }
+          .tz-popup th { text-align: left; padding: 1px 6px 1px 0; color: #444;
+                         font-weight: normal; white-space: nowrap; }
+          .tz-popup td { padding: 1px 0; }
+          .tz-select { font: 13px sans-serif; max-width: 280px; }
+        </style>
+        <script>
+          // Leaflet 1.8 removed L.DomEvent.fakeStop, which Leaflet.VectorGrid 1.3 still calls.
+          window.tzShimVectorGrid = function () {
+            if (!L.DomEvent.fakeStop) {
+              L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+            }
+          };
+          window.tzEscape = function (v) {
+            return String(v).replace(/[&<>"']/g, function (c) {
+              return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+            });
+          };
+          window.tzPopup = function (title, fields, props) {
+            var rows = "";
+            for (var i = 0; i < fields.length; i++) {
+              var v = props[fields[i][0]];
+              if (v === undefined || v === null || v === "") continue;
+              if (typeof v === "number" && !Number.isInteger(v)) v = v.toFixed(2);
+              rows += "<tr><th>" + tzEscape(fields[i][1]) + "</th><td>" + tzEscape(v) +
+                "</td></tr>";
+            }
+            return '<div class="tz-popup"><b>' + tzEscape(title) + "</b><table>" + rows +
+              "</table></div>";
+          };
+        </script>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "PageScript"
+
+
+class VectorTileLayer(Layer):
+    """A Leaflet.VectorGrid protobuf layer of one collection, styled and with popups."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        tzShimVectorGrid();
+        var {{ this.get_name() }} = (function () {
+          var style = {{ this.style_json }};
+          var fields = {{ this.fields_json }};
+          var layer = L.vectorGrid.protobuf({{ this.url|tojson }}, {
+            rendererFactory: L.canvas.tile,
+            interactive: true,
+            maxNativeZoom: 20,
+            maxZoom: 22,
+            vectorTileLayerStyles: {
+              {{ this.collection_id|tojson }}: function (props, zoom) {
+                var s = Object.assign({}, style.base);
+                if (style.by && style.colours[props[style.by]]) {
+                  s.fillColor = style.colours[props[style.by]];
+                }
+                return s;
+              }
+            }
+          });
+          layer.on("click", function (e) {
+            L.popup({maxWidth: 360})
+              .setLatLng(e.latlng)
+              .setContent(tzPopup({{ this.layer_name|tojson }}, fields, e.layer.properties))
+              .openOn({{ this._parent.get_name() }});
+          });
+          return layer;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        collection_id: str,
+        name: str,
+        url: str,
+        style: dict[str, Any],
+        fields: list[tuple[str, str]],
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "VectorTileLayer"
+        self.collection_id = collection_id
+        self.url = url
+        self.style_json = json.dumps(style, ensure_ascii=False)
+        self.fields_json = json.dumps(fields, ensure_ascii=False)
+
+
+class ProjectSelector(MacroElement):
+    """A drop-down control listing the projects; choosing one zooms the map to it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+          var projects = {{ this.projects_json }};
+          var map = {{ this._parent.get_name() }};
+          var control = L.control({position: "topleft"});
+          control.onAdd = function () {
+            var div = L.DomUtil.create("div", "leaflet-bar");
+            div.style.background = "#fff";
+            div.style.padding = "4px";
+            var select = L.DomUtil.create("select", "tz-select", div);
+            select.id = "project-select";
+            select.title = "选择项目 Choose a project";
+            var first = document.createElement("option");
+            first.value = "";
+            first.textContent = "选择整备项目 Zoom to project…";
+            select.appendChild(first);
+            projects.forEach(function (p, i) {
+              var o = document.createElement("option");
+              o.value = String(i);
+              o.textContent = p.code + " " + p.name;
+              select.appendChild(o);
+            });
+            select.addEventListener("change", function () {
+              if (select.value === "") return;
+              map.fitBounds(projects[Number(select.value)].bounds, {padding: [20, 20]});
+            });
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+          };
+          control.addTo(map);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, projects: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._name = "ProjectSelector"
+        self.projects_json = json.dumps(projects, ensure_ascii=False)

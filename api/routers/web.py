@@ -1,49 +1,64 @@
-"""Browser pages: the landing page and the planners' web map."""
+"""The planners' web map ``/map``: every layer from our vector tiles, fully offline."""
 
 from __future__ import annotations
 
 import folium
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import EngineDep
-from api.mappage import Legend, OfflineMap
-from spatial.categories import COLOURS, OwnershipCategory
-from spatial.layers_geojson import district_overview
+from api.deps import EngineDep, OpenReader
+from api.mappage import Legend, OfflineMap, PageScript, ProjectSelector, VectorTileLayer
+from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
+from spatial.layers.registry import default_registry
+from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, legends
 
 router = APIRouter(tags=["web"])
 
+TIANDITU_URL = (
+    "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk="
+)
+
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
-def web_map(engine: EngineDep) -> str:
-    """A folium map of the district: parcels coloured by ownership category, with a legend."""
-    overview = district_overview(engine)
-    m = OfflineMap(location=overview["center"], zoom_start=12, tiles=None, prefer_canvas=True)
-    if overview["parcels"]["features"]:
-        folium.GeoJson(
-            overview["parcels"],
-            name="宗地 Parcels",
-            style_function=lambda f: {
-                "fillColor": COLOURS[OwnershipCategory(f["properties"]["category"])],
-                "color": "#555",
-                "weight": 0.3,
-                "fillOpacity": 0.7,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["code", "category_zh"], aliases=["宗地编号", "权属类型"]
-            ),
+def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
+    """The folium map: layer control, project selector, Chinese legends, popups with review."""
+    ctx = map_context(engine)
+    bounds = ctx.bounds or GUANGMING_BOUNDS
+    m = OfflineMap(
+        location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
+        zoom_start=12,
+        tiles=None,
+        max_zoom=20,
+        control_scale=True,
+    )
+    PageScript().add_to(m)
+    key = request.app.state.settings.tianditu_key
+    if key:
+        folium.TileLayer(
+            TIANDITU_URL + key,
+            attr="天地图 Tianditu",
+            name="天地图底图 Tianditu basemap",
+            subdomains="01234567",
+            max_zoom=18,
         ).add_to(m)
-    if overview["projects"]["features"]:
-        folium.GeoJson(
-            overview["projects"],
-            name="整备项目 Projects",
-            style_function=lambda f: {"fill": False, "color": "#000", "weight": 2},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["code", "name"], aliases=["项目编号", "项目名称"]
-            ),
+    registry = default_registry()
+    for cid in LAYER_ORDER:
+        col = registry.get(cid)
+        fields = [(n, p.title_zh) for n in col.tile_properties if (p := col.prop(n)) is not None]
+        VectorTileLayer(
+            col.id,
+            col.title,
+            f"/tiles/{col.id}/{{z}}/{{x}}/{{y}}.pbf",
+            STYLES[col.id],
+            fields,
+            show=col.id in SHOWN_BY_DEFAULT,
         ).add_to(m)
-    if overview["bounds"]:
-        m.fit_bounds(overview["bounds"])
-    Legend("权属类型 Ownership", [(c.label_zh, COLOURS[c]) for c in OwnershipCategory]).add_to(m)
-    folium.LayerControl().add_to(m)
+    ProjectSelector(
+        [{"code": p.code, "name": p.name, "bounds": p.bounds} for p in ctx.projects]
+    ).add_to(m)
+    Legend(legends()).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds(bounds)
     return m.get_root().render()

@@ -1,0 +1,132 @@
+"""Map styles of the layers: colours and Chinese legends, shared by the web map and notebooks.
+
+Ownership category colours come from :data:`spatial.categories.COLOURS`; route labels from
+:mod:`spatial.rules`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spatial.categories import COLOURS, OwnershipCategory
+from spatial.rules import ROUTE_LABELS_ZH, Route
+
+ROUTE_COLOURS: dict[Route, str] = {
+    Route.district: "#2e7d32",
+    Route.city: "#c62828",
+}
+"""Retained land by approval route: district approval green, city submission red."""
+
+LAYER_ORDER = (
+    "statutory_plans",
+    "parcels",
+    "state_reserve_land",
+    "retained_land",
+    "uncovered",
+    "conflicts",
+    "reserve_overlaps",
+    "projects",
+)
+"""Drawing order on the map, bottom to top."""
+
+SHOWN_BY_DEFAULT = {"parcels", "retained_land", "projects", "reserve_overlaps"}
+"""Layers switched on when the map opens (the others are in the layer control)."""
+
+STYLES: dict[str, dict[str, Any]] = {
+    "statutory_plans": {
+        "base": {
+            "color": "#7b1fa2",
+            "weight": 1,
+            "dashArray": "4 3",
+            "fill": True,
+            "fillColor": "#ce93d8",
+            "fillOpacity": 0.12,
+        }
+    },
+    "parcels": {
+        "base": {
+            "color": "#555555",
+            "weight": 0.4,
+            "fill": True,
+            "fillColor": "#cccccc",
+            "fillOpacity": 0.7,
+        },
+        "by": "category",
+        "colours": {c.value: COLOURS[c] for c in OwnershipCategory},
+    },
+    "state_reserve_land": {
+        "base": {
+            "color": "#5d4037",
+            "weight": 1.2,
+            "fill": True,
+            "fillColor": "#8d6e63",
+            "fillOpacity": 0.35,
+        }
+    },
+    "retained_land": {
+        "base": {
+            "color": "#1b1b1b",
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": ROUTE_COLOURS[Route.district],
+            "fillOpacity": 0.75,
+        },
+        "by": "route",
+        "colours": {r.value: ROUTE_COLOURS[r] for r in Route},
+    },
+    "uncovered": {
+        "base": {
+            "color": "#e65100",
+            "weight": 1,
+            "fill": True,
+            "fillColor": "#ff9800",
+            "fillOpacity": 0.6,
+        }
+    },
+    "conflicts": {
+        "base": {
+            "color": "#4a148c",
+            "weight": 1,
+            "fill": True,
+            "fillColor": "#9c27b0",
+            "fillOpacity": 0.6,
+        }
+    },
+    "reserve_overlaps": {
+        "base": {
+            "color": "#b71c1c",
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": "#ff1744",
+            "fillOpacity": 0.6,
+        }
+    },
+    "projects": {"base": {"color": "#000000", "weight": 2.5, "fill": False}},
+}
+
+
+def legends() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Legend sections: (title, [(label, colour), ...]) in Chinese with English alongside."""
+    return [
+        (
+            "宗地权属类型 Parcel ownership",
+            [(c.label_zh, COLOURS[c]) for c in OwnershipCategory],
+        ),
+        (
+            "留用土地审批路径 Retained land route",
+            [
+                (f"{ROUTE_LABELS_ZH[r]}（{'≤' if r is Route.district else '>'}3000 m²）", col)
+                for r, col in ROUTE_COLOURS.items()
+            ],
+        ),
+        (
+            "分析结果 Analysis",
+            [
+                ("占用国有储备土地 Reserve land occupied", "#ff1744"),
+                ("法定图则未覆盖 Not covered by plans", "#ff9800"),
+                ("需调整法定图则 Use conflicts", "#9c27b0"),
+                ("国有储备土地 State reserve land", "#8d6e63"),
+                ("法定图则 Statutory plan zones", "#ce93d8"),
+            ],
+        ),
+    ]

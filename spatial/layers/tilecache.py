@@ -1,0 +1,204 @@
+"""An in-memory vector tile cache keyed by dataset version, invalidated by NOTIFY.
+
+Tiles only change when a dataset of a layer changes (migration 0002 makes every change of
+``datasets`` or ``land_use_compatibility`` send ``NOTIFY tuzheng_datasets, '<layer>'``).
+
+- Every rendered tile is stored under ``(collection, version, z, x, y)``, where the version
+  was computed by the same statement as the tile (:func:`spatial.layers.tiles.render_tile`).
+- The cache remembers the *current* version of each collection, learned from renders.
+- A listener thread LISTENs on ``tuzheng_datasets``; a notification for a layer forgets the
+  current version of every collection that depends on it and drops their tiles. The next
+  request renders again and learns the new version.
+- While the listener is not connected, the cache serves nothing (every request renders), so a
+  lost notification can never serve a stale tile. A generation counter stops a render that
+  raced with a notification from re-teaching an old version.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from sqlalchemy import Engine
+
+from spatial.layers.registry import Collection
+from spatial.layers.tiles import TileAddress, render_tile
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tuzheng_datasets"
+
+
+@dataclass(frozen=True)
+class CachedTile:
+    """A tile ready to send: raw and gzip bytes, a strong ETag; empty tiles have no bytes."""
+
+    data: bytes
+    gzipped: bytes
+    etag: str
+
+    @property
+    def empty(self) -> bool:
+        """True for a tile without features (served as 204)."""
+        return not self.data
+
+    @property
+    def size(self) -> int:
+        """Bytes held in memory."""
+        return len(self.data) + len(self.gzipped) + 64
+
+    @classmethod
+    def build(cls, data: bytes) -> CachedTile:
+        """Compress once and hash the content into the ETag."""
+        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        return cls(data, gzip.compress(data, 6) if data else b"", etag)
+
+
+class TileCache:
+    """LRU of tiles keyed by collection version (thread-safe), bounded to ``max_bytes``."""
+
+    def __init__(self, depends: dict[str, Iterable[str]], max_bytes: int = 256 << 20) -> None:
+        self._depends = {cid: frozenset(layers) for cid, layers in depends.items()}
+        self._max = max_bytes
+        self._lock = threading.Lock()
+        self._tiles: OrderedDict[tuple[str, str, int, int, int], CachedTile] = OrderedDict()
+        self._bytes = 0
+        self._current: dict[str, str] = {}
+        self.generation = 0
+        self.listening = False
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, collection: str, z: int, x: int, y: int) -> CachedTile | None:
+        """The cached tile at the collection's current version, or None."""
+        if not self.listening:
+            return None
+        version = self._current.get(collection)
+        if version is None:
+            return None
+        key = (collection, version, z, x, y)
+        with self._lock:
+            tile = self._tiles.get(key)
+            if tile is not None:
+                self._tiles.move_to_end(key)
+                self.hits += 1
+        return tile
+
+    def put(
+        self, collection: str, version: str, z: int, x: int, y: int, tile: CachedTile, gen: int
+    ) -> None:
+        """Store a tile rendered at ``version``; ``gen`` is :attr:`generation` before rendering."""
+        key = (collection, version, z, x, y)
+        with self._lock:
+            self.misses += 1
+            if gen != self.generation or not self.listening:
+                return  # a change was notified while rendering: don't trust this version
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._tiles[key] = tile
+            self._bytes += tile.size
+            self._current[collection] = version
+            while self._bytes > self._max and self._tiles:
+                _, evicted = self._tiles.popitem(last=False)
+                self._bytes -= evicted.size
+
+    def invalidate(self, layer: str | None = None) -> None:
+        """Forget tiles of collections depending on ``layer`` (all collections if None)."""
+        with self._lock:
+            self.generation += 1
+            affected = {
+                cid for cid, deps in self._depends.items() if layer is None or layer in deps
+            }
+            for cid in affected:
+                self._current.pop(cid, None)
+            for key in [k for k in self._tiles if k[0] in affected]:
+                self._bytes -= self._tiles.pop(key).size
+
+    def stats(self) -> dict[str, int]:
+        """Entries, bytes, hits, misses and generation (for /health-like diagnostics)."""
+        return {
+            "tiles": len(self._tiles),
+            "bytes": self._bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+            "generation": self.generation,
+        }
+
+
+class DatasetListener:
+    """A daemon thread that LISTENs for dataset changes and invalidates a :class:`TileCache`."""
+
+    def __init__(self, conninfo: str, cache: TileCache, retry_s: float = 1.0) -> None:
+        self._conninfo = conninfo
+        self._cache = cache
+        self._retry = retry_s
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tile-cache-listener", daemon=True)
+
+    def start(self, wait_s: float = 5.0) -> bool:
+        """Start listening; True once the LISTEN is in place (within ``wait_s`` seconds)."""
+        self._thread.start()
+        return self._ready.wait(wait_s)
+
+    def stop(self) -> None:
+        """Stop the thread (it closes its connection within about a second)."""
+        self._stop.set()
+        self._cache.listening = False
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    # Changes made before LISTEN took effect were not notified: start afresh.
+                    self._cache.invalidate(None)
+                    self._cache.listening = True
+                    self._ready.set()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._cache.invalidate(note.payload or None)
+            except Exception as exc:  # noqa: BLE001 - any failure: stop caching, retry
+                log.warning("tile cache listener lost its connection: %s", exc)
+            finally:
+                self._cache.listening = False
+                self._cache.invalidate(None)
+            self._stop.wait(self._retry)
+
+
+class TileService:
+    """Tiles of the registered collections through the cache (start/stop with the app)."""
+
+    def __init__(self, engine: Engine, collections: Iterable[Collection], max_bytes: int) -> None:
+        cols = list(collections)
+        self.engine = engine
+        self.cache = TileCache({c.id: c.depends_on for c in cols}, max_bytes)
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.listener = DatasetListener(conninfo, self.cache)
+
+    def start(self) -> bool:
+        """Start the NOTIFY listener; until it is up, every tile is rendered afresh."""
+        return self.listener.start()
+
+    def stop(self) -> None:
+        """Stop the listener and close its connection."""
+        self.listener.stop()
+
+    def tile(self, col: Collection, addr: TileAddress) -> tuple[CachedTile, bool]:
+        """The tile of ``col`` at ``addr`` and whether it came from the cache."""
+        hit = self.cache.get(col.id, addr.z, addr.x, addr.y)
+        if hit is not None:
+            return hit, True
+        gen = self.cache.generation
+        rendered = render_tile(self.engine, col, addr)
+        tile = CachedTile.build(rendered.data)
+        self.cache.put(col.id, rendered.version, addr.z, addr.x, addr.y, tile, gen)
+        return tile, False

@@ -1,0 +1,161 @@
+"""Mapbox vector tiles (Web Mercator, EPSG:3857) of the registered layers, built by PostGIS.
+
+One statement per tile: ``ST_AsMVT`` over ``ST_AsMVTGeom`` of the indexed ``geom_3857`` column
+(migration 0002), with the layer's dataset version computed in the same snapshot, so a tile
+and the version it is cached under always agree. Geometries are simplified to one tile pixel
+(1/4096 of the tile) and, below zoom :data:`MIN_SIZE_MAX_ZOOM`, features smaller than one
+screen pixel (1/256 of the tile) are dropped, which keeps low-zoom tiles of a whole district
+small. Rows whose ``geom_3857`` is NULL (empty or broken geometries) are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import morecantile
+from psycopg import sql
+from sqlalchemy import Engine
+
+from spatial.errors import BadRequest, NotFound
+from spatial.layers.features import raw_connection
+from spatial.layers.registry import Collection
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+MIN_ZOOM = 0
+MAX_ZOOM = 22
+EXTENT = 4096
+"""Tile coordinate extent (MVT units per tile side)."""
+BUFFER = 64
+"""Clip buffer around the tile, MVT units."""
+MIN_SIZE_MAX_ZOOM = 14
+"""Below this zoom, features smaller than a screen pixel are dropped."""
+_DIGITS = re.compile(r"^\d{1,9}$")
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    """A checked Web Mercator tile address."""
+
+    z: int
+    x: int
+    y: int
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(xmin, ymin, xmax, ymax) in EPSG:3857 metres, from morecantile."""
+        b = TMS.xy_bounds(morecantile.Tile(self.x, self.y, self.z))
+        return (b.left, b.bottom, b.right, b.top)
+
+
+def parse_tile(z: str, x: str, y: str) -> TileAddress:
+    """Check a z/x/y from a URL: BadRequest (400) if not integers, NotFound (404) if outside.
+
+    Examples
+    --------
+    >>> parse_tile("14", "13358", "7118")
+    TileAddress(z=14, x=13358, y=7118)
+    """
+    if not (_DIGITS.match(z) and _DIGITS.match(x) and _DIGITS.match(y)):
+        raise BadRequest("瓦片坐标应为整数", "tile z/x/y must be non-negative integers")
+    zi, xi, yi = int(z), int(x), int(y)
+    if not MIN_ZOOM <= zi <= MAX_ZOOM:
+        raise NotFound("没有此瓦片", f"zoom {zi} outside {MIN_ZOOM}..{MAX_ZOOM}")
+    n = 1 << zi
+    if xi >= n or yi >= n:
+        raise NotFound("没有此瓦片", f"tile {zi}/{xi}/{yi} does not exist")
+    return TileAddress(zi, xi, yi)
+
+
+def version_sql(col: Collection) -> sql.Composable:
+    """An expression giving the collection's data version: its active dataset ids.
+
+    The version changes exactly when a dataset of a layer the collection depends on is added,
+    published, superseded, restored or deleted (and, for review layers, when the land-use
+    compatibility table changes).
+    """
+    layers = [d for d in col.depends_on if d != "land_use_compatibility"]
+    expr = sql.SQL(
+        "(SELECT coalesce(string_agg(d.id::text, ',' ORDER BY d.id), '') FROM datasets d "
+        "WHERE d.status = 'active' AND d.layer::text IN ({}))"
+    ).format(sql.SQL(", ").join(sql.Literal(x) for x in layers))
+    if "land_use_compatibility" in col.depends_on:
+        expr = sql.SQL(
+            "{} || ';' || (SELECT coalesce(md5(string_agg(c.planned_use || '/' || c.zone_class"
+            " || '/' || c.compatible::text, ',' ORDER BY c.planned_use, c.zone_class)), '') "
+            "FROM land_use_compatibility c)"
+        ).format(expr)
+    return expr
+
+
+_STATEMENTS: dict[str, tuple[Collection, sql.Composed]] = {}
+
+
+def tile_statement(col: Collection) -> sql.Composed:
+    """The tile statement of ``col`` (fixed text per collection, so psycopg prepares it).
+
+    Parameters, in order: xmin, ymin, xmax, ymax (EPSG:3857 m), buffer (m), minimum feature
+    size (m), simplification tolerance (m).
+    """
+    props = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(col.prop(n).sql(), sql.Identifier(n))  # type: ignore[union-attr]
+        for n in col.tile_properties
+    )
+    cached = _STATEMENTS.get(col.id)
+    if cached is not None and cached[0] is col:
+        return cached[1]
+    stmt = sql.SQL(
+        "SELECT {version}, (SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
+        "SELECT {id}::bigint AS fid, ST_AsMVTGeom(ST_Simplify(t.geom_3857, e.tol, true), e.b, "
+        "{extent}, {buffer}, true) AS geom, {props} "
+        "FROM {rel} t, (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 3857) AS b, %s::float8 AS buf, "
+        "%s::float8 AS min_size, %s::float8 AS tol) e "
+        "WHERE t.geom_3857 && ST_Expand(e.b, e.buf) "
+        "AND greatest(ST_XMax(t.geom_3857) - ST_XMin(t.geom_3857), "
+        "ST_YMax(t.geom_3857) - ST_YMin(t.geom_3857)) >= e.min_size"
+        ") q WHERE q.geom IS NOT NULL)"
+    ).format(
+        version=version_sql(col),
+        name=sql.Literal(col.id),
+        extent=sql.Literal(EXTENT),
+        buffer=sql.Literal(BUFFER),
+        id=col.id_sql(),
+        props=props,
+        rel=col.relation_sql(),
+    )
+    _STATEMENTS[col.id] = (col, stmt)
+    return stmt
+
+
+def tile_parameters(tile: TileAddress) -> list[float]:
+    """Bound parameters of :func:`tile_statement` for ``tile``."""
+    xmin, ymin, xmax, ymax = tile.bounds
+    size = xmax - xmin
+    unit = size / EXTENT
+    min_size = size / 256 if tile.z < MIN_SIZE_MAX_ZOOM else 0.0
+    return [xmin, ymin, xmax, ymax, unit * BUFFER, min_size, unit]
+
+
+@dataclass(frozen=True)
+class RenderedTile:
+    """A tile's MVT bytes (empty when no feature) and the data version it was built from."""
+
+    data: bytes
+    version: str
+
+
+def render_tile(engine: Engine, col: Collection, tile: TileAddress) -> RenderedTile:
+    """Build the MVT tile of ``col`` at ``tile`` and the collection version, in one statement."""
+    with raw_connection(engine) as conn, conn.cursor() as cur:
+        cur.execute(tile_statement(col), tile_parameters(tile))
+        row = cur.fetchone()
+    assert row is not None
+    return RenderedTile(bytes(row[1] or b""), str(row[0]))
+
+
+def collection_version(engine: Engine, col: Collection) -> str:
+    """The current data version of ``col`` (see :func:`version_sql`)."""
+    with raw_connection(engine) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {}").format(version_sql(col)))
+        row = cur.fetchone()
+    return str(row[0]) if row else ""
