@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "LAYER_NAMES": "spatial.workbench",
     "validate_file": "spatial.workbench",
     "ingest_file": "spatial.workbench",
+    "problems_frame": "spatial.workbench",
     "export_gpkg": "spatial.workbench",
     "export_shapefile": "spatial.workbench",
     "export_excel": "spatial.workbench",

@@ -26,10 +26,20 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from spatial import analysis
+from spatial.analysis import (
+    area_ledger,
+    plan_coverage,
+    reserve_occupation,
+    retained_land_composition,
+    review_all,
+    review_project,
+    write_review_xlsx,
+)
 from spatial.categories import LABELS_ZH, OwnershipCategory, parse_category
 from spatial.datasets import KEY_COLUMN, LAYER_COLUMNS
 from spatial.db import get_engine
-from spatial.errors import BadRequest, InvalidInput, NotFound
+from spatial.errors import BadRequest, DomainError, InvalidInput, NotFound
 from spatial.models import STORAGE_SRID, Layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "LAYER_NAMES",
+    "area_ledger",
     "connect",
     "export_excel",
     "export_gpkg",
@@ -44,9 +55,18 @@ __all__ = [
     "ingest_file",
     "list_projects",
     "load_layer",
+    "plan_coverage",
+    "problems_frame",
+    "reserve_occupation",
     "resolve_layer",
+    "retained_land_composition",
+    "review_all",
+    "review_project",
     "validate_file",
+    "write_review_xlsx",
 ]
+# The analyses above are spatial.analysis's own functions, re-exported unchanged: one
+# implementation of each rule, shared with the API and the CLI.
 
 LAYER_NAMES: dict[str, Layer] = {
     **{layer.value: layer for layer in Layer},
@@ -163,6 +183,9 @@ def _read(engine: Engine, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
 def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
     """List the current land readiness projects (整备项目) with their boundary and area.
 
+    The rows are ``spatial.analysis.list_projects`` (the same list the API serves), joined
+    with the project boundaries.
+
     Parameters
     ----------
     engine : sqlalchemy.Engine, optional
@@ -172,8 +195,8 @@ def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         One row per project, ordered by code: ``code``, ``name``, ``district``, ``stage``,
-        ``area_m2`` (planar area of the boundary in EPSG:4547, m²), ``parcel_count``,
-        ``retained_count`` and the boundary ``geometry`` (EPSG:4547).
+        ``area_m2`` (planar area of the boundary in EPSG:4547, m²), ``retained_site_count``,
+        ``parcel_count`` and the boundary ``geometry`` (EPSG:4547).
 
     Example
     -------
@@ -181,18 +204,14 @@ def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
     >>> projects[["code", "name", "area_m2"]].head()  # doctest: +SKIP
     """
     engine = engine or connect()
-    sql = """
-        SELECT p.code, p.name, p.district, p.stage,
-               ST_Area(p.geom) AS area_m2,
-               (SELECT count(*) FROM current_parcels c WHERE c.project_code = p.code)
-                   AS parcel_count,
-               (SELECT count(*) FROM current_retained_land r WHERE r.project_code = p.code)
-                   AS retained_count,
-               p.geom AS geometry
-        FROM current_projects p
-        ORDER BY p.code
-    """
-    return _read(engine, sql, {})
+    rows = pd.DataFrame(
+        [p.model_dump() for p in analysis.list_projects(engine)],
+        columns=list(analysis.ProjectSummary.model_fields),
+    )
+    shapes = load_layer(Layer.projects, engine)[["code", "geometry"]]
+    shapes = shapes.drop_duplicates("code")
+    merged = rows.merge(shapes, on="code", how="left")
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=STORAGE_SRID)
 
 
 def _project_codes(engine: Engine, project: str | Iterable[str]) -> list[str]:
@@ -348,50 +367,75 @@ def load_layer(
 
 
 def validate_file(
-    path: str | Path, layer: str | Layer, *, engine: Engine | None = None, **opts: Any
+    path: str | Path,
+    layer: str | Layer,
+    *,
+    engine: Engine | None = None,
+    raise_on_refusal: bool = False,
+    **opts: Any,
 ) -> IngestReport:
     """Validate a local file exactly as an upload would, without writing anything (dry run).
 
-    Runs the ingestion pipeline (``spatial.ingest.pipeline.ingest``) with ``dry_run=True``:
-    encoding detection, CRS check and transformation to EPSG:4547, geometry repair, category
-    mapping and duplicate checks, the same as ``tuzheng ingest --dry-run`` and the upload API.
+    Runs the ingestion pipeline (``spatial.ingest.ingest``) with ``dry_run=True``: encoding
+    detection, CRS check and transformation to EPSG:4547, geometry repair, category mapping and
+    duplicate checks, the same as ``tuzheng ingest --dry-run`` and the upload API.
 
     Parameters
     ----------
     path : str or Path
-        A shapefile (``.shp`` with its sidecars), a ``.zip``, GeoPackage, GeoJSON…
+        A shapefile (``.shp`` with its sidecars), a ``.zip``, GeoPackage or GeoJSON.
     layer : str or Layer
         Target layer (see ``LAYER_NAMES``).
     engine : sqlalchemy.Engine, optional
         Database for checks against current data; default: the configured database.
+    raise_on_refusal : bool, default False
+        By default a refused file gives its report (``status == "refused"``, the reasons in
+        ``problems``); with True the pipeline's ``InvalidInput``/``TooLarge``/``Conflict`` is
+        raised instead (its ``detail["report"]`` holds the same report).
     **opts
         Passed to the pipeline: ``crs`` (e.g. ``"EPSG:4547"``; required when the file has no
-        usable ``.prj``), ``encoding`` (e.g. ``"GBK"``), ``mapping`` (column renames),
-        ``mode`` (``"replace"``/``"append"``), ``strict`` (refuse instead of repairing
-        geometries), ``source_layer``.
+        usable ``.prj``), ``encoding`` (e.g. ``"GBK"``), ``mapping`` (a YAML/JSON column
+        mapping file), ``mode`` (``"replace"``/``"append"``), ``strict`` (refuse instead of
+        repairing geometries), ``source_layer``.
 
     Returns
     -------
     IngestReport
-        Rows, areas (m², EPSG:4547), repairs (row, reason, area change), CRS and encoding with
-        the method used to decide them.
-
-    Raises
-    ------
-    spatial.errors.InvalidInput
-        A file that cannot be accepted, e.g. no ``.prj`` and no ``crs``: the message asks for a
-        CRS and lists candidates; unknown categories name their rows.
+        ``status`` (``dry_run`` or ``refused``), counts, total area (m², EPSG:4547), CRS and
+        encoding with how each was decided, and the problems row by row (repairs with their
+        reason and area change in m²). ``problems_frame(report)`` tabulates them.
 
     Example
     -------
-    >>> report = validate_file("survey/parcels.shp", "parcels", crs="EPSG:4547")  # doctest: +SKIP
-    >>> report.row_count  # doctest: +SKIP
+    >>> report = validate_file("survey/宗地.shp", "parcels")  # doctest: +SKIP
+    >>> report.status, report.problems[0].message_en  # no .prj  # doctest: +SKIP
+    ('refused', 'no .prj; ... Candidates: EPSG:4547 ...; EPSG:2383 ...')
+    >>> validate_file("survey/宗地.shp", "parcels", crs="EPSG:4547").counts  # doctest: +SKIP
     """
-    from spatial.ingest.pipeline import ingest
+    from spatial.ingest import ingest
+    from spatial.ingest.report import IngestReport
 
     if "dry_run" in opts:
         raise TypeError("validate_file is always a dry run; use ingest_file to load")
-    return ingest(Path(path), resolve_layer(layer).value, dry_run=True, engine=engine, **opts)
+    try:
+        return ingest(Path(path), resolve_layer(layer).value, dry_run=True, engine=engine, **opts)
+    except DomainError as exc:
+        report = exc.detail.get("report")
+        if raise_on_refusal or report is None:
+            raise
+        return IngestReport.model_validate(report)
+
+
+def problems_frame(report: IngestReport) -> pd.DataFrame:
+    """The problems of an ingest report as a table: one row per problem (areas in m²).
+
+    Example
+    -------
+    >>> report = validate_file("survey/宗地.shp", "parcels", crs="EPSG:4547")  # doctest: +SKIP
+    >>> problems_frame(report)[["code", "row", "area_before_m2", "area_after_m2"]]  # doctest: +SKIP
+    """
+    cols = list(report.problems[0].model_dump()) if report.problems else ["code", "severity"]
+    return pd.DataFrame([p.model_dump() for p in report.problems], columns=cols)
 
 
 def ingest_file(
@@ -411,13 +455,19 @@ def ingest_file(
     Returns
     -------
     IngestReport
-        As for ``validate_file``, with the new dataset id.
+        As for ``validate_file``, with ``status == "published"`` and the new ``dataset_id``
+        (``"unchanged"`` when the same file is already the active version).
+
+    Raises
+    ------
+    spatial.errors.InvalidInput, TooLarge, Conflict
+        The file is refused; nothing is written (``exc.detail["report"]`` has the report).
 
     Example
     -------
     >>> report = ingest_file("survey/parcels.shp", "parcels", crs="EPSG:4547")  # doctest: +SKIP
     """
-    from spatial.ingest.pipeline import ingest
+    from spatial.ingest import ingest
 
     opts.pop("dry_run", None)
     return ingest(

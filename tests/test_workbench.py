@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import geopandas as gpd
 import openpyxl
@@ -155,6 +157,8 @@ def test_list_projects(small):
     assert list(projects.name) == ["科学城启动区", "轨道6号线"]
     assert projects.area_m2.round(6).tolist() == [120000.0, 40000.0]
     assert projects.parcel_count.tolist() == [3, 1]
+    assert projects.retained_site_count.tolist() == [0, 0]
+    assert projects.geometry.area.round(6).tolist() == [120000.0, 40000.0]
     assert projects.crs.to_epsg() == 4547
 
 
@@ -257,3 +261,106 @@ def test_map_layers_is_offline(small):
     assert 'src="http' not in html and 'href="http' not in html
     owner = "玉塘街道田寮社区股份合作公司"
     assert owner in html or json.dumps(owner) in html
+
+
+def surveyor_shapefile(folder: Path) -> Path:
+    """A GBK shapefile as surveyors send it: Chinese columns, no .prj, no .cpg, a bow-tie."""
+    x0, y0 = 530_000.0, 2_515_000.0
+    bow = shapely.Polygon(
+        [(x0, y0 + 200), (x0 + 60, y0 + 260), (x0 + 60, y0 + 200), (x0, y0 + 260)]
+    )
+    g = gpd.GeoDataFrame(
+        {
+            "宗地编号": ["SV-001", "SV-002", "SV-003"],
+            "权属类型": ["集体", "农场", "未完善征转"],
+            "权利人": ["玉塘街道田寮社区股份合作公司", "光明农场", "凤凰社区"],
+        },
+        geometry=[
+            shapely.box(x0, y0, x0 + 100, y0 + 80),
+            shapely.box(x0 + 100, y0, x0 + 200, y0 + 80),
+            bow,
+        ],
+        crs=4547,
+    )
+    shp = folder / "测绘成果_宗地.shp"
+    pyogrio.write_dataframe(g, shp, encoding="GBK")
+    shp.with_suffix(".prj").unlink()
+    shp.with_suffix(".cpg").unlink()
+    return shp
+
+
+def test_validate_file_refuses_without_crs_then_reports(db, tmp_path):
+    shp = surveyor_shapefile(tmp_path)
+    refused = tz.validate_file(shp, "宗地", engine=db.engine)
+    assert refused.status == "refused"
+    assert "EPSG:4547" in refused.problems[0].message_en
+    assert "EPSG:2383" in refused.problems[0].message_en
+    with pytest.raises(InvalidInput) as err:
+        tz.validate_file(shp, "parcels", engine=db.engine, raise_on_refusal=True)
+    assert err.value.detail["candidates"] == ["EPSG:4547", "EPSG:2383"]
+
+    report = tz.validate_file(shp, "parcels", engine=db.engine, crs="EPSG:4547")
+    assert report.status == "dry_run"
+    assert report.encoding == "GBK"
+    assert (report.counts.read, report.counts.repaired, report.counts.written) == (3, 1, 0)
+    assert report.total_area_m2 == pytest.approx(8000 + 8000 + 1800)
+    frame = tz.problems_frame(report)
+    repaired = frame[frame.code == "geometry_repaired"].iloc[0]
+    assert (repaired.row, repaired.area_before_m2, repaired.area_after_m2) == (3, 0.0, 1800.0)
+    with db.engine.connect() as conn:  # a dry run writes nothing
+        assert conn.execute(text("SELECT count(*) FROM datasets")).scalar_one() == 0
+
+
+def test_validate_file_matches_cli_dry_run(db, tmp_path):
+    shp = surveyor_shapefile(tmp_path)
+    env = {**os.environ, "DATABASE_URL": db.url}
+    tzcli = Path(sys.executable).parent / "tuzheng"
+    out = subprocess.run(
+        [
+            str(tzcli),
+            "ingest",
+            str(shp),
+            "--layer",
+            "parcels",
+            "--crs",
+            "EPSG:4547",
+            "--dry-run",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    cli = json.loads(out.stdout)
+    api = tz.validate_file(shp, "parcels", engine=db.engine, crs="EPSG:4547").model_dump(
+        mode="json"
+    )
+    for volatile in ("duration_s",):
+        cli.pop(volatile), api.pop(volatile)
+    assert api == cli
+    # and the refusal is the same report too
+    out = subprocess.run(
+        [str(tzcli), "ingest", str(shp), "--layer", "parcels", "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 1
+    cli = json.loads(out.stdout)
+    api = tz.validate_file(shp, "parcels", engine=db.engine).model_dump(mode="json")
+    cli.pop("duration_s"), api.pop("duration_s")
+    assert api == cli
+
+
+def test_ingest_file_then_load_layer(db, tmp_path):
+    shp = surveyor_shapefile(tmp_path)
+    report = tz.ingest_file(shp, "parcels", engine=db.engine, crs="EPSG:4547", user="analyst1")
+    assert report.status == "published" and report.counts.written == 3
+    parcels = tz.load_layer("parcels", db.engine)
+    assert parcels.code.tolist() == ["SV-001", "SV-002", "SV-003"]
+    assert parcels.owner.tolist() == ["玉塘街道田寮社区股份合作公司", "光明农场", "凤凰社区"]
+    assert parcels.category.tolist() == ["collective", "state_farm", "incomplete_acquisition"]
+    assert parcels.area_m2.round(6).tolist() == [8000.0, 8000.0, 1800.0]
+    assert parcels.geometry.is_valid.all()
+    assert set(parcels.dataset_id) == {report.dataset_id}
