@@ -2,6 +2,7 @@
 
 Source columns are matched to model fields by a default table of common Chinese column names
 and their pinyin abbreviations (权属类型/QSLX, 宗地编号/ZDBH, 用地性质/YDXZ, 图则编号/TZBH …),
+including the three-character forms UTF-8 shapefiles are left with by the 10-byte DBF limit,
 which a mapping file (YAML or JSON) can override::
 
     columns:            # model field: source column
@@ -79,7 +80,7 @@ KEY_FIELD: dict[Layer, str] = {
 }
 
 _CODE_ALIASES: dict[Layer, list[str]] = {
-    Layer.parcels: ["宗地编号", "ZDBH", "宗地代码", "ZDDM", "宗地号", "ZDH"],
+    Layer.parcels: ["宗地编号", "ZDBH", "宗地代码", "ZDDM", "宗地号", "ZDH", "宗地编", "宗地代"],
     Layer.retained_land: ["留用地编号", "LYDBH", "留用土地编号", "地块编号", "DKBH"],
     Layer.state_reserve_land: [
         "储备地编号",
@@ -89,17 +90,28 @@ _CODE_ALIASES: dict[Layer, list[str]] = {
         "DKBH",
         "宗地编号",
     ],
-    Layer.projects: ["项目编号", "XMBH", "项目代码", "XMDM"],
+    Layer.projects: ["项目编号", "XMBH", "项目代码", "XMDM", "项目编", "项目代"],
     Layer.statutory_plans: [],
 }
 _GENERIC_CODE = ["编号", "BH", "代码", "DM", "code"]
 
 DEFAULT_ALIASES: dict[str, list[str]] = {
-    "category": ["权属类型", "QSLX", "权属性质", "QSXZ", "土地权属", "TDQS", "权属", "category"],
-    "project_code": ["项目编号", "XMBH", "项目代码", "XMDM", "project_code"],
+    "category": [
+        "权属类型",
+        "QSLX",
+        "权属性质",
+        "QSXZ",
+        "土地权属",
+        "TDQS",
+        "权属",
+        "权属类",
+        "权属性",
+        "category",
+    ],
+    "project_code": ["项目编号", "XMBH", "项目代码", "XMDM", "项目编", "project_code"],
     "owner": ["权利人", "QLR", "权属人", "QSR", "使用权人", "SYQR", "owner"],
     "name": ["名称", "MC", "项目名称", "XMMC", "地块名称", "DKMC", "name"],
-    "land_use": ["用地性质", "YDXZ", "规划用途", "GHYT", "用地代码", "YDDM", "land_use"],
+    "land_use": ["用地性质", "YDXZ", "用地性", "规划用途", "GHYT", "用地代码", "YDDM", "land_use"],
     "land_use_class": [
         "用地性质",
         "YDXZ",
@@ -109,8 +121,8 @@ DEFAULT_ALIASES: dict[str, list[str]] = {
         "YDLB",
         "land_use_class",
     ],
-    "plan_code": ["图则编号", "TZBH", "plan_code"],
-    "zone_code": ["地块编号", "DKBH", "分区编号", "FQBH", "zone_code"],
+    "plan_code": ["图则编号", "TZBH", "图则编", "plan_code"],
+    "zone_code": ["地块编号", "DKBH", "分区编号", "FQBH", "地块编", "zone_code"],
     "plan_name": ["图则名称", "TZMC", "plan_name"],
     "district": ["所属区", "行政区", "XZQ", "区", "district"],
     "stage": ["阶段", "JD", "项目阶段", "XMJD", "stage"],

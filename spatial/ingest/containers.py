@@ -45,6 +45,19 @@ class Source:
     cpg: Path | None = None
     prj: Path | None = None
     dbf: Path | None = None
+    shx: Path | None = None
+
+    def localise(self, workdir: Path) -> None:
+        """Copy a shapefile's parts into ``workdir`` (before repairing its header there)."""
+        if self.dbf is None or self.dbf.parent == workdir:
+            return
+        parts = {".shp": self.path, ".shx": self.shx, ".dbf": self.dbf, ".prj": self.prj}
+        parts[".cpg"] = self.cpg
+        for ext, src in parts.items():
+            if src is not None:
+                target = workdir / f"upload{ext}"
+                shutil.copyfile(src, target)
+                setattr(self, "path" if ext == ".shp" else ext[1:], target)
 
 
 def _refuse(zh: str, en: str, **detail: object) -> InvalidInput:
@@ -247,6 +260,7 @@ def _shapefile_source(parts: dict[str, Path], display: str, members: list[str]) 
         cpg=parts.get(".cpg"),
         prj=parts.get(".prj"),
         dbf=parts[".dbf"],
+        shx=parts[".shx"],
     )
 
 

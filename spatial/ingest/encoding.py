@@ -69,6 +69,7 @@ class EncodingChoice:
 
     codec: str
     method: str
+    name_fixes: dict[int, bytes] | None = None
 
     @property
     def label(self) -> str:
@@ -109,7 +110,7 @@ _CHUNK_RECORDS = 20000
 
 @dataclass
 class _Dbf:
-    names: bytes
+    names: list[bytes]
     path: Path
     header_len: int
     record_len: int
@@ -124,10 +125,53 @@ def _dbf(dbf: Path) -> _Dbf:
             raise InvalidInput(".dbf 文件被截断", ".dbf is truncated")
         nrec, hlen, rlen = struct.unpack("<IHH", head[4:12])
         desc = fh.read(max(hlen - 32, 0))
-    names = b"".join(
-        desc[off : off + 11].split(b"\x00", 1)[0] for off in range(0, len(desc) - 1, 32)
-    )
+    names = []
+    for off in range(0, len(desc) - 31, 32):
+        if desc[off] == 0x0D:
+            break
+        names.append(desc[off : off + 11].split(b"\x00", 1)[0])
     return _Dbf(names, dbf, hlen, rlen, nrec, head[29])
+
+
+def _name_fix(name: bytes, codec: str) -> bytes | None:
+    """The name without a character cut by the 10-byte DBF limit; None if it decodes or can't.
+
+    Returns the shortened bytes only when the name fills the 10 bytes and dropping at most
+    three trailing bytes makes it decode: GDAL and ArcGIS cut UTF-8 names (3 bytes per
+    Chinese character) in the middle of a character.
+    """
+    try:
+        name.decode(codec)
+        return None
+    except UnicodeDecodeError:
+        pass
+    if len(name) < 10:
+        return None
+    for cut in (1, 2, 3):
+        try:
+            name[:-cut].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        return name[:-cut]
+    return None
+
+
+def field_name_fixes(dbf: Path, codec: str) -> dict[int, bytes]:
+    """Field index → repaired name bytes, for names cut inside a character (see ``_name_fix``)."""
+    out: dict[int, bytes] = {}
+    for i, name in enumerate(_dbf(dbf).names):
+        fixed = _name_fix(name, codec)
+        if fixed is not None:
+            out[i] = fixed
+    return out
+
+
+def repair_field_names(dbf: Path, fixes: dict[int, bytes]) -> None:
+    """Rewrite cut field names in the .dbf header in place (NUL-padded); records untouched."""
+    with open(dbf, "r+b") as fh:
+        for i, name in fixes.items():
+            fh.seek(32 + 32 * i)
+            fh.write(name.ljust(11, b"\x00"))
 
 
 def _first_bad_row(d: _Dbf, codec: str) -> int | None:
@@ -136,10 +180,12 @@ def _first_bad_row(d: _Dbf, codec: str) -> int | None:
     Reads the records in chunks aligned on record boundaries (bounded memory); each record
     starts with an ASCII deletion flag, so a chunk boundary never splits a character.
     """
-    try:
-        d.names.decode(codec)
-    except UnicodeDecodeError:
-        return 0
+    for name in d.names:
+        try:
+            name.decode(codec)
+        except UnicodeDecodeError:
+            if _name_fix(name, codec) is None:
+                return 0
     step = _CHUNK_RECORDS * max(d.record_len, 1)
     with open(d.path, "rb") as fh:
         fh.seek(d.header_len)
@@ -198,25 +244,10 @@ def choose_encoding(
             LDID_CODEPAGES[ldid],
             f"DBF 语言驱动字节 0x{ldid:02X} / DBF language-driver byte 0x{ldid:02X}",
         )
-    elif _all_ascii(d):
-        return EncodingChoice("utf-8", "全部为 ASCII 文本 / all text is ASCII")
-    elif _first_bad_row(d, "utf-8") is None:
-        return EncodingChoice(
-            "utf-8", "检测：可按 UTF-8 严格解码 / detected: decodes strictly as UTF-8"
-        )
-    elif _first_bad_row(d, "cp936") is None:
-        return EncodingChoice(
-            "cp936", "检测：不是 UTF-8，可按 GBK 严格解码 / detected: not UTF-8, decodes as GBK"
-        )
-    elif _first_bad_row(d, "gb18030") is None:
-        return EncodingChoice(
-            "gb18030", "检测：不是 UTF-8，可按 GB18030 严格解码 / detected: decodes as GB18030"
-        )
     else:
-        raise InvalidInput(
-            ".dbf 文本既不是 UTF-8 也不是 GBK/GB18030，无法解码；请用 --encoding 指定编码",
-            ".dbf text is neither UTF-8 nor GBK/GB18030 and cannot be decoded; pass --encoding",
-        )
+        choice = _detect(d)
+        choice.name_fixes = field_name_fixes(dbf, choice.codec)
+        return choice
     bad = _first_bad_row(d, choice.codec)
     if bad is not None:
         where_zh = f"第 {bad} 行" if bad else "字段名"
@@ -229,4 +260,27 @@ def choose_encoding(
             row=bad or None,
             encoding=choice.label,
         )
+    choice.name_fixes = field_name_fixes(dbf, choice.codec)
     return choice
+
+
+def _detect(d: _Dbf) -> EncodingChoice:
+    """ASCII, else UTF-8 if everything decodes strictly, else GBK, else GB18030, else refuse."""
+    if _all_ascii(d):
+        return EncodingChoice("utf-8", "全部为 ASCII 文本 / all text is ASCII")
+    if _first_bad_row(d, "utf-8") is None:
+        return EncodingChoice(
+            "utf-8", "检测：可按 UTF-8 严格解码 / detected: decodes strictly as UTF-8"
+        )
+    if _first_bad_row(d, "cp936") is None:
+        return EncodingChoice(
+            "cp936", "检测：不是 UTF-8，可按 GBK 严格解码 / detected: not UTF-8, decodes as GBK"
+        )
+    if _first_bad_row(d, "gb18030") is None:
+        return EncodingChoice(
+            "gb18030", "检测：不是 UTF-8，可按 GB18030 严格解码 / detected: decodes as GB18030"
+        )
+    raise InvalidInput(
+        ".dbf 文本既不是 UTF-8 也不是 GBK/GB18030，无法解码；请用 --encoding 指定编码",
+        ".dbf text is neither UTF-8 nor GBK/GB18030 and cannot be decoded; pass --encoding",
+    )

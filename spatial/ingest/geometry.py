@@ -31,6 +31,7 @@ POLYGON = 3
 MULTIPOLYGON = 6
 GEOMETRYCOLLECTION = 7
 CURVE_TYPES = {8, 9, 10, 11, 12, 13, 14}
+# WKB type codes (not shapely type ids) → names
 TYPE_NAMES = {
     0: "Geometry",
     1: "Point",
@@ -159,8 +160,9 @@ def check_geometries(
     if nonpoly.any():
         idx = np.flatnonzero(nonpoly)
         for i in idx:
-            code = int(types[i]) if types[i] > GEOMETRYCOLLECTION else int(tids[i])
-            name = TYPE_NAMES.get(code, str(code))
+            wkb_code = int(types[i])
+            exotic = wkb_code > GEOMETRYCOLLECTION and wkb_code not in CURVE_TYPES
+            name = TYPE_NAMES.get(wkb_code, str(wkb_code)) if exotic else geoms[i].geom_type
             report.problem(
                 "geometry_type",
                 f"几何类型 {name} 不是面（此图层只接受 Polygon/MultiPolygon）",

@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from spatial import datasets
 from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
-from spatial.ingest.containers import check_size, open_source
+from spatial.ingest.containers import Source, check_size, open_source
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport
 from spatial.models import Layer
@@ -221,8 +221,12 @@ def _prepare(
     try:
         src = open_source(path, work, settings, source_layer)
         report.format = src.driver
+        if path.suffix.lower() == ".zip":
+            report.source_layer = src.display_name
         enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver)
         report.encoding, report.encoding_method = enc.label, enc.method
+        if enc.name_fixes:
+            _repair_names(src, work, enc, report)
         read = read_source(src, enc, source_layer)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -256,6 +260,25 @@ def _prepare(
     if not ok.all():
         return {}, np.empty(0, dtype=object), 0
     return values, geo.geoms, n
+
+
+def _repair_names(
+    src: Source, work: Path, enc: encoding.EncodingChoice, report: IngestReport
+) -> None:
+    """Drop characters cut in half by the 10-byte DBF field-name limit, and report it."""
+    assert enc.name_fixes is not None and src.dbf is not None
+    src.localise(work)
+    encoding.repair_field_names(src.dbf, enc.name_fixes)
+    for i, name in enc.name_fixes.items():
+        fixed = name.decode(enc.codec)
+        report.problem(
+            "field_name_truncated",
+            f"第 {i + 1} 个字段名被 DBF 10 字节上限截断在字符中间，已去掉残缺字符：{fixed}",
+            f"field {i + 1}'s name was cut inside a character by the 10-byte DBF limit; the "
+            f"partial character was dropped: {fixed}",
+            severity="warning",
+            field=fixed,
+        )
 
 
 def _declared_crs(declared: str | None, driver: str, geoms: np.ndarray) -> str | None:

@@ -1,0 +1,205 @@
+"""Surveyor uploads and dataset versions: ``POST /uploads``, ``GET /uploads/{id}``,
+``GET /datasets``, ``POST /datasets/{id}/restore``.
+
+The request body is counted while it streams in and refused with 413 as soon as it exceeds
+``TUZHENG_INGEST_MAX_UPLOAD_BYTES`` (plus a small multipart allowance); Starlette spools the
+file part to disk, and the endpoint copies it in chunks into a private temporary directory
+that is removed after ingestion. Raw uploaded files are never served back.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from api.deps import Admin, EngineDep, Reader, Uploader
+from spatial import datasets
+from spatial.errors import InvalidInput, NotFound, TooLarge
+from spatial.ingest import IngestReport, ingest
+from spatial.models import Layer
+from spatial.settings import IngestSettings
+
+MULTIPART_ALLOWANCE = 64 * 1024
+"""Bytes allowed on top of the file limit for multipart boundaries and form fields."""
+_CHUNK = 1 << 20
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413)
+        self.limit = limit
+
+
+def _too_large(limit: int) -> JSONResponse:
+    exc = TooLarge(
+        f"上传文件超过上限 {limit} 字节", f"the upload exceeds the limit of {limit} bytes"
+    )
+    return JSONResponse(exc.to_dict(), status_code=413)
+
+
+class LimitedBodyRoute(APIRoute):
+    """A route that refuses request bodies over the upload limit while they stream in."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so the body is counted as it is received."""
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.method != "POST":
+                return await original(request)
+            limit = IngestSettings().max_upload_bytes
+            allowed = limit + MULTIPART_ALLOWANCE
+            declared = request.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > allowed:
+                return _too_large(limit)
+            received = 0
+            receive = request.receive
+
+            async def counting_receive() -> Any:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > allowed:
+                        raise _BodyTooLarge(limit)
+                return message
+
+            try:
+                return await original(Request(request.scope, counting_receive))
+            except _BodyTooLarge as exc:
+                return _too_large(exc.limit)
+
+        return handler
+
+
+router = APIRouter(tags=["uploads"], route_class=LimitedBodyRoute)
+
+_ALLOWED_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json", ".shp")
+
+
+def _safe_name(name: str | None) -> str:
+    """The client's base file name, without any directory part or control characters."""
+    base = re.split(r"[\\/]", name or "upload")[-1]
+    base = re.sub(r"[\x00-\x1f]", "", base).strip() or "upload"
+    return base[:200]
+
+
+def _save(upload: UploadFile, target: Path, limit: int) -> None:
+    written = 0
+    with open(target, "wb") as out:
+        while chunk := upload.file.read(_CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise TooLarge(
+                    f"上传文件超过上限 {limit} 字节",
+                    f"the upload exceeds the limit of {limit} bytes",
+                )
+            out.write(chunk)
+
+
+@router.post(
+    "/uploads",
+    response_model=IngestReport,
+    status_code=201,
+    responses={
+        200: {"description": "dry run, or the same file is already active"},
+        409: {"description": "another upload is publishing to the layer / duplicate codes"},
+        413: {"description": "too large"},
+        422: {"description": "invalid content; the body holds the report"},
+    },
+)
+def upload(
+    user: Uploader,
+    engine: EngineDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="zip (shapefile), gpkg or geojson")],
+    layer: Annotated[Layer, Form()],
+    crs: Annotated[str | None, Form(description="EPSG:NNNN or gcj02")] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    mode: Annotated[str, Form(pattern="^(replace|append)$")] = "replace",
+    dry_run: Annotated[bool, Form()] = False,
+    strict: Annotated[bool, Form()] = False,
+    source_layer: Annotated[str | None, Form()] = None,
+    mapping: Annotated[UploadFile | None, File(description="YAML/JSON mapping")] = None,
+) -> IngestReport:
+    """上传 Ingest a surveyor's file (surveyor or admin). 201 with the report when it went in."""
+    settings = IngestSettings()
+    name = _safe_name(file.filename)
+    suffix = Path(name).suffix.lower()
+    if suffix not in _ALLOWED_SUFFIXES or suffix == ".shp":
+        raise InvalidInput(
+            f"不接受的文件类型：{suffix or name}（请上传 .zip、.gpkg 或 .geojson；"
+            "shapefile 请连同 .shx .dbf .prj .cpg 打包为 zip）",
+            f"file type {suffix or name} is not accepted (upload .zip, .gpkg or .geojson; zip "
+            "a shapefile together with its .shx, .dbf, .prj and .cpg)",
+        )
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.upload_dir))
+    try:
+        path = work / f"upload{suffix}"
+        _save(file, path, settings.max_upload_bytes)
+        mapping_path = None
+        if mapping is not None and mapping.filename:
+            msuffix = ".json" if _safe_name(mapping.filename).lower().endswith(".json") else ".yaml"
+            mapping_path = work / f"mapping{msuffix}"
+            _save(mapping, mapping_path, 1 << 20)
+        report = ingest(
+            path,
+            layer,
+            crs=crs or None,
+            encoding=encoding or None,
+            mapping=mapping_path,
+            mode=mode,
+            dry_run=dry_run,
+            strict=strict,
+            source_layer=source_layer or None,
+            user=user.name,
+            role=user.role.value,
+            engine=engine,
+            settings=settings,
+            file_name=name,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if report.status != "published":
+        response.status_code = 200
+    return report
+
+
+@router.get("/uploads/{dataset_id}", response_model=IngestReport)
+def get_upload(dataset_id: int, user: Reader, engine: EngineDep) -> IngestReport:
+    """The report of an upload (whether it went in or was refused)."""
+    row = datasets.get_dataset(engine, dataset_id)
+    report = row.get("report") or {}
+    if "source_file" not in report:
+        raise NotFound(
+            f"数据集 {dataset_id} 不是上传的数据（没有导入报告）",
+            f"dataset {dataset_id} was not uploaded (it has no ingest report)",
+        )
+    out = IngestReport.model_validate(report)
+    out.dataset_id = dataset_id
+    return out
+
+
+@router.get("/datasets")
+def list_versions(
+    user: Reader,
+    engine: EngineDep,
+    layer: Annotated[Layer | None, Query(description="only this layer")] = None,
+) -> list[dict[str, Any]]:
+    """Every dataset version, newest first (status staging, active, superseded or failed)."""
+    return datasets.list_datasets(engine, layer)
+
+
+@router.post("/datasets/{dataset_id}/restore")
+def restore_version(dataset_id: int, admin: Admin, engine: EngineDep) -> dict[str, Any]:
+    """Make an older version active again (admin only); the current one stays restorable."""
+    return datasets.restore(engine, dataset_id, admin.name)

@@ -1,0 +1,80 @@
+"""``tuzheng ingest``: load a surveyor's file into a layer, or refuse it with a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+EXIT_REFUSED = 1
+"""Exit status when the upload is refused (invalid content, too large, conflict)."""
+
+
+def ingest_command(
+    path: Path = typer.Argument(..., help="zip / shp / gpkg / geojson"),
+    layer: str = typer.Option(
+        ...,
+        "--layer",
+        help="parcels, retained_land, state_reserve_land, statutory_plans, projects",
+    ),
+    crs: str | None = typer.Option(None, "--crs", help="EPSG:NNNN or gcj02"),
+    encoding: str | None = typer.Option(None, "--encoding", help="e.g. GBK, UTF-8"),
+    mapping: Path | None = typer.Option(None, "--mapping", help="YAML/JSON column mapping"),
+    mode: str = typer.Option("replace", "--mode", help="replace or append"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check and report, write nothing"),
+    strict: bool = typer.Option(False, "--strict", help="refuse invalid geometries"),
+    source_layer: str | None = typer.Option(
+        None, "--source-layer", help="dataset in the zip / GeoPackage layer"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
+) -> None:
+    """导入 Ingest a shapefile (zip), GeoPackage or GeoJSON into LAYER (all or nothing)."""
+    from spatial.errors import DomainError
+    from spatial.ingest import ingest
+
+    try:
+        report = ingest(
+            path,
+            layer,
+            crs=crs,
+            encoding=encoding,
+            mapping=mapping,
+            mode=mode,
+            dry_run=dry_run,
+            strict=strict,
+            source_layer=source_layer,
+            user="cli",
+        )
+    except DomainError as exc:
+        rep = exc.detail.get("report")
+        if as_json:
+            typer.echo(json.dumps(rep or exc.to_dict(), ensure_ascii=False, indent=1))
+        else:
+            _print_problems(rep)
+            typer.echo(f"已拒绝 refused: {exc.message_zh} / {exc.message_en}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from exc
+    if as_json:
+        typer.echo(report.model_dump_json(indent=1))
+    else:
+        _print_problems(report.model_dump(mode="json"))
+        typer.echo(report.summary_zh())
+
+
+def _print_problems(rep: dict | None) -> None:
+    if not rep:
+        return
+    for p in rep.get("problems", []):
+        row = f"第 {p['row']} 行 row {p['row']}: " if p.get("row") else ""
+        typer.echo(f"[{p['severity']}] {p['code']} {row}{p['message_zh']} / {p['message_en']}")
+    for code, n in rep.get("omitted_problems", {}).items():
+        typer.echo(f"[…] {code}: 另有 {n} 行未列出 / {n} more rows not listed")
+    typer.echo(
+        f"编码 encoding: {rep.get('encoding')} ({rep.get('encoding_method')}); "
+        f"坐标系 CRS: {rep.get('source_crs')} ({rep.get('crs_method')})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``tuzheng ingest`` to the CLI."""
+    app.command("ingest")(ingest_command)
