@@ -14,7 +14,10 @@ Layout (eastings from X0, northings from Y0, metres):
 
 from __future__ import annotations
 
+import uuid
+
 import geopandas as gpd
+import pytest
 import shapely
 from sqlalchemy import Engine
 
@@ -130,3 +133,24 @@ def load_small(engine: Engine) -> None:
     load_layer(engine, Layer.parcels, parcel_rows())
     for layer, rows in LAYERS.items():
         load_layer(engine, layer, rows)
+
+
+@pytest.fixture(scope="module")
+def small_db(pg_settings, template_db):  # noqa: ANN001, ANN201
+    """A database with the tiny district, shared read-only by one test module."""
+    from conftest import _drop, _make_db
+
+    name = f"tz_small_{uuid.uuid4().hex[:10]}"
+    test_db = _make_db(pg_settings, name, template=template_db.name)
+    load_small(test_db.engine)
+    yield test_db
+    _drop(pg_settings, test_db)
+
+
+@pytest.fixture(scope="module")
+def small_client(small_db):  # noqa: ANN001, ANN201
+    """A TestClient of the app on :func:`small_db`."""
+    from conftest import make_client
+
+    with make_client(small_db) as c:
+        yield c

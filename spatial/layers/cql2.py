@@ -72,6 +72,7 @@ def tokenize(text: str) -> list[Token]:
         raise _bad(f"长度超过 {MAX_LENGTH} 个字符", f"longer than {MAX_LENGTH} characters")
     tokens: list[Token] = []
     pos = 0
+    depth = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -82,6 +83,10 @@ def tokenize(text: str) -> list[Token]:
             if kind == "word" and value.upper() in _KEYWORDS:
                 kind, value = "kw", value.upper()
             tokens.append(Token(kind, value, pos))
+            if kind == "punct":
+                depth += {"(": 1, ")": -1}.get(value, 0)
+                if depth > MAX_DEPTH:
+                    raise _bad(f"嵌套超过 {MAX_DEPTH} 层", f"nested deeper than {MAX_DEPTH} levels")
             if len(tokens) > MAX_TOKENS:
                 raise _bad(f"词元超过 {MAX_TOKENS} 个", f"more than {MAX_TOKENS} tokens")
         pos = m.end()
