@@ -32,6 +32,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -230,6 +231,11 @@ class _Setting:
     v_phase: NDArray
     vnames: list[str]
 
+    @cached_property
+    def village_tree(self) -> shapely.STRtree:
+        """Spatial index of the village centres."""
+        return shapely.STRtree(shapely.points(self.vx, self.vy))
+
     def in_farm(self, x: NDArray, y: NDArray) -> NDArray:
         """True where (x, y) lies in the former state farm."""
         dx, dy = x - self.farm_x, y - self.farm_y
@@ -238,8 +244,7 @@ class _Setting:
 
     def nearest_village(self, x: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
         """Index of the nearest village centre and the distance to it (m), vectorised."""
-        tree = shapely.STRtree(shapely.points(self.vx, self.vy))
-        (qi, vi), dist = tree.query_nearest(
+        (qi, vi), dist = self.village_tree.query_nearest(
             shapely.points(x, y), return_distance=True, all_matches=False
         )
         idx = np.zeros(len(x), dtype=np.int64)

@@ -76,6 +76,8 @@ def test_parcels_tile_the_district(district):
     assert total == pytest.approx(boundary.area, rel=0.001)
     union = shapely.union_all(district.parcels.geometry.values)
     assert shapely.symmetric_difference(union, boundary).area < 1.0  # m²
+    # A single Voronoi tile: neighbours share every vertex (a valid polygonal coverage).
+    assert shapely.coverage_is_valid(district.parcels.geometry.values)
 
 
 def test_categories_in_patches(district):
@@ -150,6 +152,9 @@ def test_large_n_uses_tiles_without_overlaps():
     assert d.parcels.area.sum() == pytest.approx(boundary.area, rel=1e-6)
     i, j = shapely.STRtree(cells).query(cells, predicate="overlaps")
     assert len(i) == 0
+    # Cells meet tile edges with T-junctions (not a valid GEOS "coverage"), but without gaps.
+    union = shapely.union_all(cells)
+    assert shapely.symmetric_difference(union, boundary).area < 1.0  # m²: no gaps
 
 
 # --------------------------------------------------------------------------------- database
