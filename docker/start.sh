@@ -1,0 +1,12 @@
+#!/bin/sh
+# Container start: migrate, load the demo district if the database is empty, serve.
+# DATABASE_URL points at the PostGIS server (the compose "db" service).
+set -eu
+tuzheng db migrate
+if [ "${TUZHENG_LOAD_DEMO:-1}" = "1" ]; then
+    # DATABASE_URL is set, so bootstrap starts no local cluster: it migrates (a no-op now)
+    # and loads the demo district only when there are no parcels yet.
+    tuzheng bootstrap
+fi
+exec uvicorn api.app:app_factory --factory \
+    --host "${TUZHENG_API_HOST:-0.0.0.0}" --port "${TUZHENG_API_PORT:-8000}"
