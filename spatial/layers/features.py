@@ -229,10 +229,10 @@ def item_json(
 
 def collection_extent(engine: Engine, col: Collection) -> list[float] | None:
     """Bounding box of the collection's current features in CRS84 (lon/lat), or None if empty."""
+    # From the Web Mercator copy: NULL for broken rows, and a 3857 box is a lon/lat box.
     stmt = sql.SQL(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
-        "ST_SetSRID(ST_Extent(tz_safe_transform(t.geom, 4547))::geometry, 4547), 4326) AS e "
-        "FROM {} t) x"
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT tz_safe_transform("
+        "ST_SetSRID(ST_Extent(t.geom_3857)::geometry, 3857), 4326) AS e FROM {} t) x"
     ).format(col.relation_sql())
     with raw_connection(engine) as conn, conn.cursor() as cur:
         cur.execute(stmt)

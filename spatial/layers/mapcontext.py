@@ -34,9 +34,7 @@ def _box(row: tuple) -> tuple[tuple[float, float], tuple[float, float]]:
 
 def map_context(engine: Engine) -> MapContext:
     """Projects and extent of the current data, transformed from EPSG:4547 by PostGIS."""
-    extent = (
-        "ST_Transform(ST_SetSRID(ST_Extent(tz_safe_transform(geom, 4547))::geometry, 4547), 4326)"
-    )
+    extent = "tz_safe_transform(ST_SetSRID(ST_Extent(geom_3857)::geometry, 3857), 4326)"
     with engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -48,8 +46,8 @@ def map_context(engine: Engine) -> MapContext:
         ext = conn.execute(
             text(
                 f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {extent} AS e "
-                "FROM (SELECT geom FROM current_projects UNION ALL "
-                "SELECT geom FROM current_parcels) u) x"
+                "FROM (SELECT geom_3857 FROM current_projects UNION ALL "
+                "SELECT geom_3857 FROM current_parcels) u) x"
             )
         ).one()
     projects = [ProjectExtent(str(r[0]), str(r[1] or ""), _box(r[2:])) for r in rows]
