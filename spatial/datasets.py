@@ -362,15 +362,27 @@ def mark_failed(conn: Connection, dataset_id: int, report: dict[str, Any]) -> No
     )
 
 
-def active_with_sha(conn: Connection, layer: Layer, sha256: str) -> int | None:
-    """The id of an active dataset of ``layer`` loaded from a file with this SHA-256, if any."""
-    return conn.execute(
-        text(
-            "SELECT id FROM datasets WHERE layer = :l AND sha256 = :s AND status = 'active' "
-            "ORDER BY id DESC LIMIT 1"
-        ),
-        {"l": layer.value, "s": sha256},
-    ).scalar_one_or_none()
+def active_with_sha(
+    conn: Connection,
+    layer: Layer,
+    sha256: str,
+    source_crs: str | None = None,
+    encoding: str | None = None,
+) -> int | None:
+    """The id of an active dataset of ``layer`` loaded from a file with this SHA-256, if any.
+
+    With ``source_crs``/``encoding``, the earlier load must also have used the same CRS and
+    encoding (the same file read differently is different data).
+    """
+    q = "SELECT id FROM datasets WHERE layer = :l AND sha256 = :s AND status = 'active'"
+    params: dict[str, Any] = {"l": layer.value, "s": sha256}
+    if source_crs is not None:
+        q += " AND source_crs = :c"
+        params["c"] = source_crs
+    if encoding is not None:
+        q += " AND encoding = :e"
+        params["e"] = encoding
+    return conn.execute(text(q + " ORDER BY id DESC LIMIT 1"), params).scalar_one_or_none()
 
 
 def get_dataset(engine: Engine, dataset_id: int) -> dict[str, Any]:

@@ -152,16 +152,16 @@ def ingest(
         if not path.is_file():
             raise InvalidInput(f"文件不存在：{path}", f"no such file: {path}")
         report.sha256 = sha256_file(path)
-        if not dry_run and eng is not None:
-            with eng.connect() as conn:
-                same = datasets.active_with_sha(conn, lay, report.sha256)
-            if same is not None:
-                return _unchanged(report, same, eng, role, t0)
         prepared = _prepare(
             path, lay, report, settings, crs, encoding, mapping, strict, source_layer
         )
         if report.has_errors:
             raise _refusal(report)
+        if not dry_run and eng is not None:
+            with eng.connect() as conn:
+                same = _same_file(conn, lay, report)
+            if same is not None:
+                return _unchanged(report, same, eng, role, t0)
         if dry_run:
             report.status = "dry_run"
             report.problem(
@@ -363,7 +363,7 @@ def _write(
                         f"图层 {lay.value} 正在被另一个上传写入，请稍后重试",
                         f"another upload is writing layer {lay.value}; retry later",
                     ) from exc
-                same = datasets.active_with_sha(conn, lay, report.sha256 or "")
+                same = _same_file(conn, lay, report)
                 if same is not None:
                     raise _SameFile(same)
                 conn.execute(text("SELECT set_config('lock_timeout', '0', true)"))
@@ -406,6 +406,13 @@ def _write(
                     conn.rollback()
                 datasets.release_dataset(conn, ds)
                 conn.commit()
+
+
+def _same_file(conn: Any, lay: Layer, report: IngestReport) -> int | None:
+    """An active dataset of the layer from the same bytes read the same way, if any."""
+    return datasets.active_with_sha(
+        conn, lay, report.sha256 or "", report.source_crs, report.encoding
+    )
 
 
 class _SameFile(Exception):
