@@ -62,6 +62,7 @@ class PageScript(MacroElement):
     _template = Template(
         """
         {% macro header(this, kwargs) %}
+        <link rel="icon" href="data:,">
         <style>
           .leaflet-container { background: #eef0ec; }
           .tz-popup table { border-collapse: collapse; font: 12px sans-serif; }
@@ -193,6 +194,7 @@ class ProjectSelector(MacroElement):
             return div;
           };
           control.addTo(map);
+          L.control.scale({imperial: false, position: "bottomright"}).addTo(map);
         })();
         {% endmacro %}
         """

@@ -14,15 +14,24 @@ Layout (eastings from X0, northings from Y0, metres):
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import geopandas as gpd
+import httpx
 import pytest
 import shapely
 from sqlalchemy import Engine
 
 from spatial.datasets import copy_rows, new_dataset, publish
 from spatial.models import Layer
+from spatial.settings import REPO_ROOT
 
 X0, Y0 = 500_000.0, 2_510_000.0
 CATEGORIES = ["collective", "state_farm", "incomplete_acquisition", "state_owned"]
@@ -154,3 +163,50 @@ def small_client(small_db):  # noqa: ANN001, ANN201
 
     with make_client(small_db) as c:
         yield c
+
+
+@contextmanager
+def running_server(database_url: str, **env: str) -> Iterator[str]:
+    """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc_env = {**os.environ, "DATABASE_URL": database_url, **env}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:app_factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO_ROOT,
+        env=proc_env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {proc.returncode}")
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("uvicorn did not start")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

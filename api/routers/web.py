@@ -31,7 +31,6 @@ def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
         zoom_start=12,
         tiles=None,
         max_zoom=20,
-        control_scale=True,
     )
     PageScript().add_to(m)
     key = request.app.state.settings.tianditu_key
