@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
+from spatial.analysis.connection import analysis_connection
 from spatial.analysis.projects import project_row
 from spatial.categories import OwnershipCategory
 
@@ -60,11 +61,14 @@ SELECT r.id, r.project_code, r.code AS site_code, r.name AS site_name, r.land_us
        c.category, coalesce(c.n, 0) AS n, coalesce(c.area, 0) AS area
 FROM current_retained_land r
 LEFT JOIN LATERAL (
-    SELECT p.category::text AS category, count(*) AS n,
-           sum(CASE WHEN ST_CoveredBy(p.geom, r.geom) THEN ST_Area(p.geom)
-                    ELSE ST_Area(ST_Intersection(p.geom, r.geom)) END) AS area
-    FROM current_parcels p
-    WHERE p.geom && r.geom AND ST_Intersects(p.geom, r.geom) AND NOT ST_Touches(p.geom, r.geom)
+    SELECT q.category, count(*) AS n, sum(q.area) AS area
+    FROM (
+        SELECT p.category::text AS category, ST_Area(ST_Intersection(p.geom, r.geom)) AS area
+        FROM current_parcels p
+        WHERE p.geom && r.geom AND ST_Intersects(p.geom, r.geom)
+        OFFSET 0
+    ) q
+    WHERE round(q.area::numeric, 2) > 0  -- parcels that only touch the site do not count
     GROUP BY 1
 ) c ON true
 WHERE (CAST(:all AS boolean) OR r.project_code = ANY(:codes))
@@ -76,7 +80,7 @@ def site_compositions(
     engine: Engine, codes: Sequence[str] | None = None
 ) -> dict[str | None, list[SiteComposition]]:
     """Site compositions grouped by project code, for the given projects (all if None)."""
-    with engine.connect() as conn:
+    with analysis_connection(engine) as conn:
         rows = (
             conn.execute(text(_SQL), {"all": codes is None, "codes": list(codes or [])})
             .mappings()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, PrivateAttr
 from sqlalchemy import Engine, text
 
 from spatial import rules
+from spatial.analysis.connection import analysis_connection
 from spatial.analysis.geoframe import to_geodataframe
 from spatial.analysis.projects import project_row, project_rows
 
@@ -208,7 +209,7 @@ def plan_coverages(
     where = "WHERE project_code = ANY(:codes) " if codes is not None else ""
     geom = "ST_AsBinary(geom)" if geometry else "NULL::bytea"
     params = {"codes": list(codes or [])}
-    with engine.connect() as conn:
+    with analysis_connection(engine) as conn:
         rows = (
             conn.execute(
                 text(

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
+from spatial.analysis.connection import analysis_connection
 from spatial.analysis.projects import project_row
 from spatial.categories import LABELS_EN, LABELS_ZH, OwnershipCategory
 
@@ -192,7 +193,7 @@ ORDER BY pr.code
 
 def project_ledgers(engine: Engine, codes: Sequence[str] | None = None) -> dict[str, AreaLedger]:
     """Ledgers of several projects in one set-based query (all current projects if None)."""
-    with engine.connect() as conn:
+    with analysis_connection(engine) as conn:
         rows = (
             conn.execute(
                 text(_PROJECT_LEDGER_SQL),
@@ -245,7 +246,7 @@ FROM un
 
 def district_ledger(engine: Engine) -> AreaLedger:
     """The ledger of every current parcel; the total is the area of their union (m²)."""
-    with engine.connect() as conn:
+    with analysis_connection(engine) as conn:
         r = conn.execute(text(_DISTRICT_LEDGER_SQL)).mappings().one()
     total_p, total_e = float(r["u_planar"]), float(r["u_ellip"])
     lines = _category_lines(r["cats"] or {}, total_p)

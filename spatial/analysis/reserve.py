@@ -17,6 +17,7 @@ from pydantic import BaseModel, PrivateAttr
 from sqlalchemy import Engine, text
 
 from spatial import rules
+from spatial.analysis.connection import analysis_connection
 from spatial.analysis.geoframe import to_geodataframe
 from spatial.analysis.projects import project_row, project_rows
 from spatial.rules import PublicityPath, Route
@@ -95,7 +96,7 @@ def reserve_occupations(
         + ("WHERE project_code = ANY(:codes) " if codes is not None else "")
         + "ORDER BY project_code, site_code"
     )
-    with engine.connect() as conn:
+    with analysis_connection(engine) as conn:
         rows = conn.execute(text(q), {"codes": list(codes or [])}).mappings().all()
     projects = project_rows(engine, codes)
     by_project: dict[str, list[SiteReserve]] = {p["code"]: [] for p in projects}

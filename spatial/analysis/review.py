@@ -9,6 +9,7 @@ the same for every current project with one set-based query per part (not one pe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 from pydantic import BaseModel
@@ -158,11 +159,16 @@ def _project_verdict(
 def _reviews(
     engine: Engine, codes: Sequence[str] | None, geometry: bool
 ) -> dict[str, ProjectReview]:
-    projects = project_rows(engine, codes)
-    ledgers = project_ledgers(engine, codes)
-    comps = site_compositions(engine, codes)
-    reserves = reserve_occupations(engine, codes, geometry=geometry)
-    coverages = plan_coverages(engine, codes, geometry=geometry)
+    # The four parts are independent set-based queries: run them on separate connections at
+    # once, so PostgreSQL uses more than one core.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        f_ledgers = pool.submit(project_ledgers, engine, codes)
+        f_comps = pool.submit(site_compositions, engine, codes)
+        f_reserves = pool.submit(reserve_occupations, engine, codes, geometry)
+        f_coverages = pool.submit(plan_coverages, engine, codes, geometry)
+        projects = project_rows(engine, codes)
+        ledgers, comps = f_ledgers.result(), f_comps.result()
+        reserves, coverages = f_reserves.result(), f_coverages.result()
     out = {}
     for p in projects:
         code = p["code"]

@@ -154,13 +154,20 @@ SELECT ((r.id::bigint << 32) | z.id::bigint) AS id,
        y.geom
 FROM current_retained_land r
 CROSS JOIN LATERAL (
-    SELECT p.zone_id, ST_Union(ST_Intersection(r.geom, p.geom)) AS g
-    FROM statutory_plan_parts p
-    JOIN current_statutory_plans z0 ON z0.id = p.zone_id
-    WHERE p.geom && r.geom
-      AND ST_Intersects(p.geom, r.geom)
-      AND NOT ST_Touches(p.geom, r.geom)
-    GROUP BY p.zone_id
+    -- one piece per zone part; a site within a single part (the usual case) skips the union.
+    -- OFFSET 0 keeps the intersection from being computed once per use.
+    SELECT q.zone_id,
+           CASE WHEN count(*) = 1 THEN (array_agg(q.g))[1]
+                ELSE ST_UnaryUnion(ST_Collect(q.g)) END AS g
+    FROM (
+        SELECT p.zone_id, ST_Intersection(r.geom, p.geom) AS g
+        FROM statutory_plan_parts p
+        JOIN current_statutory_plans z0 ON z0.id = p.zone_id
+        WHERE p.geom && r.geom
+          AND ST_Intersects(p.geom, r.geom)
+        OFFSET 0
+    ) q
+    GROUP BY q.zone_id
 ) x
 JOIN statutory_plans z ON z.id = x.zone_id
 CROSS JOIN LATERAL (SELECT ST_Multi(ST_CollectionExtract(x.g, 3)) AS geom) y
@@ -197,7 +204,8 @@ SELECT r.id, r.project_code, r.code AS site_code, r.name AS site_name,
        u.geom
 FROM current_retained_land r
 LEFT JOIN LATERAL (
-    SELECT ST_Union(sz.geom) AS covered,
+    SELECT CASE WHEN count(*) = 1 THEN (array_agg(sz.geom))[1]
+                ELSE ST_UnaryUnion(ST_Collect(sz.geom)) END AS covered,
            count(*)::int AS zone_count,
            (count(*) FILTER (WHERE NOT sz.compatible))::int AS conflict_count,
            jsonb_agg(jsonb_build_object(
@@ -209,7 +217,10 @@ LEFT JOIN LATERAL (
     WHERE sz.site_id = r.id
 ) cv ON true
 CROSS JOIN LATERAL (
+    -- covered ⊆ site, so equal areas (to 0.005 m²) leave nothing uncovered: skip the overlay
     SELECT CASE WHEN cv.covered IS NULL THEN r.geom
+                WHEN ST_Area(r.geom) - ST_Area(cv.covered) < 0.005
+                    THEN ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, 4547)
                 ELSE ST_Multi(ST_CollectionExtract(ST_Difference(r.geom, cv.covered), 3))
            END AS geom
 ) u
