@@ -7,10 +7,10 @@ tiles partition the box: the cells partition the area. Cells along tile edges ar
 (like a road grid); the cost stays O(n log n) with bounded memory per tile, so a million
 parcels over all of Shenzhen is practical.
 
-Finally every coordinate is put on a 1 mm grid. Cells of tiles that the area boundary crosses
-are snap-rounded (``shapely.set_precision``), which removes the last-bit differences GEOS can
-leave where neighbouring cells were cut by the boundary separately; cells of tiles inside the
-area only have their coordinates rounded (:func:`snap_to_grid`, ten times cheaper). Neighbours
+Finally every coordinate is put on a 1 mm grid. Cells that the area boundary cuts are
+snap-rounded (``shapely.set_precision``), which removes the last-bit differences GEOS can
+leave where neighbouring cells were cut by the boundary separately; the other cells only have
+their coordinates rounded (:func:`snap_to_grid`, ten times cheaper). Neighbours
 share their Voronoi vertices exactly, so shared edges stay identical either way, and tiles
 meet on integer-metre lines that rounding does not move.
 """
@@ -72,9 +72,8 @@ def sample_points(
         keep = shapely.contains_xy(area, x, y)
         if weight is not None:
             u = rng.random(k)
-            w = weight(x, y)
-            keep &= u < w
-            inside = max(int(shapely.contains_xy(area, x, y).sum()), 1)
+            inside = max(int(keep.sum()), 1)
+            keep &= u < weight(x, y)
             accept_rate = max(keep.sum() / inside, 0.05)
         xs.append(x[keep])
         ys.append(y[keep])
@@ -82,7 +81,8 @@ def sample_points(
     x = np.concatenate(xs)
     y = np.concatenate(ys)
     # Drop duplicates (keeping first occurrences in draw order), then take the first n.
-    _, first = np.unique(np.column_stack([x, y]), axis=0, return_index=True)
+    key = np.round(x * 100).astype(np.int64) * (1 << 31) + np.round(y * 100).astype(np.int64)
+    _, first = np.unique(key, return_index=True)
     order = np.sort(first)
     if len(order) < n:  # pragma: no cover - astronomically unlikely on a 1 cm grid
         extra_x, extra_y = sample_points(area, n - len(order), rng, weight)
@@ -139,7 +139,7 @@ def tessellate(area: shapely.Geometry, x: NDArray, y: NDArray) -> Tessellation:
     inside = shapely.contains(area, boxes)
 
     cells = np.empty(n, dtype=object)
-    cut = np.zeros(n, dtype=bool)  # cells of tiles that the area boundary crosses
+    cut = np.zeros(n, dtype=bool)  # cells that the area boundary cuts
     extra_cells: list[shapely.Geometry] = []
     extra_xy: list[tuple[float, float]] = []
     order = np.argsort(tile_of, kind="stable")
@@ -171,16 +171,16 @@ def tessellate(area: shapely.Geometry, x: NDArray, y: NDArray) -> Tessellation:
             shapely.prepare(piece)
             whole = shapely.contains(piece, vor)
             vor[~whole] = shapely.intersection(vor[~whole], piece)
+            cut[idx[~whole]] = True
         cells[idx] = _polygonal(vor)
-        if not inside[t]:
-            cut[idx] = True
     if extra_cells:
         cells = np.concatenate([cells, np.array(extra_cells, dtype=object)])
         cut = np.concatenate([cut, np.ones(len(extra_cells), dtype=bool)])
         x = np.concatenate([x, [p[0] for p in extra_xy]])
         y = np.concatenate([y, [p[1] for p in extra_xy]])
-    # Tiles crossed by the boundary: full snap rounding, so that cells cut by the boundary
-    # separately end on identical noded vertices. Inside tiles: cheap coordinate rounding.
+    # Cells cut by the boundary: full snap rounding, so that neighbours cut separately end on
+    # identical vertices. The others: cheap coordinate rounding, which rounds the vertices they
+    # share with cut cells to the same values.
     cells[cut] = shapely.set_precision(cells[cut], GRID_M)
     cells[~cut] = snap_to_grid(cells[~cut])
     return Tessellation(cells=cells, x=x, y=y)
