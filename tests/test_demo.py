@@ -313,3 +313,32 @@ def test_cli_demo_load(db):
         ).scalar_one()
         assert names == "demo:440311:seed=4:n=500"
         assert conn.execute(text("SELECT count(*) FROM current_parcels")).scalar_one() == 500
+
+
+def test_shenzhen_boundary_small_n():
+    d = generate(n_parcels=2000, seed=5, adcode="440300")
+    boundary = d.boundary.geometry.iloc[0]
+    assert d.boundary["name"].iloc[0] == "深圳市"
+    assert boundary.area / 1e6 == pytest.approx(2136.27, abs=0.05)  # amap land, km²
+    assert len(d.parcels) == 2000
+    assert d.parcels["code"].iloc[0] == "SZ-000001"
+    assert d.parcels.area.sum() == pytest.approx(boundary.area, rel=1e-6)
+    # The hand-placed rule cases are exact wherever the projects land.
+    sites = d.retained_land.set_index("code").geometry
+    reserve = d.state_reserve_land.geometry.values
+    exact = shapely.intersection(sites["LY-004"], shapely.union_all(reserve)).area
+    assert exact == pytest.approx(3000.0, abs=0.01)
+    assert d.projects.within(boundary).all()
+
+
+def test_cli_refuses_unknown_boundary_and_tiny_n():
+    from typer.testing import CliRunner
+
+    from spatial.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "load", "--boundary", "999999"])
+    assert res.exit_code == 2
+    assert "no boundary for adcode 999999" in res.output
+    res = runner.invoke(app, ["demo", "load", "--parcels", "5"])
+    assert res.exit_code == 2

@@ -9,7 +9,7 @@ app = typer.Typer(help="示例数据 Demo district generator.", no_args_is_help=
 
 @app.command("load")
 def load(
-    parcels: int = typer.Option(3000, "--parcels", help="number of parcels"),
+    parcels: int = typer.Option(3000, "--parcels", min=100, help="number of parcels"),
     seed: int = typer.Option(7, "--seed"),
     boundary: str = typer.Option(
         "440311", "--boundary", help="adcode: 440311 光明区, 440300 深圳市"
@@ -17,9 +17,13 @@ def load(
 ) -> None:
     """Generate the demo district and load it as new active datasets (replacing current ones)."""
     from data.demo import generate, load_into_db
-
     from spatial.db import get_engine
+    from spatial.errors import DomainError
 
-    district = generate(n_parcels=parcels, seed=seed, adcode=boundary)
+    try:
+        district = generate(n_parcels=parcels, seed=seed, adcode=boundary)
+    except DomainError as exc:
+        typer.echo(f"错误 error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     summary = load_into_db(district, get_engine())
     typer.echo(summary)
