@@ -34,6 +34,9 @@ _LAZY: dict[str, str] = {
     # spatial.notebook_map: offline inline maps
     "map_layers": "spatial.notebook_map",
     "NotebookMap": "spatial.notebook_map",
+    # spatial.notebook_plot: matplotlib labels without missing glyphs
+    "use_cjk_font": "spatial.notebook_plot",
+    "label": "spatial.notebook_plot",
     # spatial.analysis: the rules (one implementation, shared with the API)
     "area_ledger": "spatial.analysis",
     "retained_land_composition": "spatial.analysis",

@@ -1,0 +1,130 @@
+"""The notebooks are part of the product: each runs top to bottom against a test database.
+
+Every notebook ends with cells that assert its numbers against the module functions, so a
+notebook that shows wrong numbers fails here, not only one that raises. The kernel is the
+Python running the tests (a kernelspec written to a temporary JUPYTER_PATH), and it reads the
+database from ``DATABASE_URL`` like a data-staff session would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+KERNEL = "tuzheng-test"
+
+EXPECTED = [
+    "01_quickstart.ipynb",
+    "02_retained_land_review.ipynb",
+    "03_upload_qa.ipynb",
+    "04_district_statistics.ipynb",
+]
+
+
+@pytest.fixture(scope="module")
+def kernel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kernelspec that runs this interpreter (the venv's), whatever the user has installed."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "tuzheng test",
+                "language": "python",
+            }
+        )
+    )
+    return root
+
+
+def run_notebook(
+    path: Path, database_url: str, workdir: Path, kernel_path: Path, mp: pytest.MonkeyPatch
+) -> nbformat.NotebookNode:
+    """Execute ``path`` in ``workdir`` with DATABASE_URL set; raise on the first failing cell."""
+    mp.setenv("DATABASE_URL", database_url)
+    mp.setenv("JUPYTER_PATH", str(kernel_path))
+    mp.setenv("TUZHENG_OUTPUT_DIR", str(workdir / "output"))
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as exc:  # keep the cell and traceback in the failure message
+        pytest.fail(f"{path.name} failed:\n{exc}", pytrace=False)
+    return nb
+
+
+def test_the_four_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_are_stripped(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+        assert "execution" not in cell.metadata, f"{path.name} cell {i} has timing metadata"
+    assert "widgets" not in nb.metadata
+    # headings in Chinese with English alongside
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in first.source.splitlines()[0])
+    assert any(ch.isascii() and ch.isalpha() for ch in first.source.splitlines()[0])
+
+
+def test_nbstripout_would_change_nothing():
+    """The same check as the ``nbstripout`` git filter (``nbstripout --install``)."""
+    exe = Path(sys.executable).parent / "nbstripout"
+    out = subprocess.run(
+        [str(exe), "--verify", *map(str, NOTEBOOKS)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _assert_ran(nb: nbformat.NotebookNode) -> None:
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code)
+    for c in code:
+        for out in c.outputs:
+            assert out.output_type != "error"
+    # the checks at the end printed their verdict
+    text = "".join(o.get("text", "") for o in code[-1].outputs if o.output_type == "stream")
+    assert "OK" in text, text
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["01_quickstart.ipynb", "02_retained_land_review.ipynb", "04_district_statistics.ipynb"],
+)
+def test_notebook_runs_on_demo(name, demo_db, tmp_path, kernel_path, monkeypatch):
+    nb = run_notebook(NOTEBOOK_DIR / name, demo_db.url, tmp_path, kernel_path, monkeypatch)
+    _assert_ran(nb)
+
+
+def test_upload_qa_notebook_runs_and_ingests(db, tmp_path, kernel_path, monkeypatch):
+    """03 writes to the store, so it gets its own database with the demo district loaded."""
+    from data.demo import generate, load_into_db
+
+    load_into_db(generate(), db.engine)
+    nb = run_notebook(
+        NOTEBOOK_DIR / "03_upload_qa.ipynb", db.url, tmp_path, kernel_path, monkeypatch
+    )
+    _assert_ran(nb)
