@@ -158,3 +158,34 @@ def test_evidence_frames_and_views(cov_db):
         ("ABSENT", "Z-ABSENT", "需调整法定图则"),
         ("CONFLICT", "Z-CONFLICT", "需调整法定图则"),
     ]
+
+
+def test_parts_follow_zone_changes(cov_db):
+    """statutory_plan_parts is derived in the same transaction: no stale pieces after changes."""
+    eng = cov_db.engine
+    assert by_code(plan_coverage(eng, "COV"))["SIXTY"].covered_m2 == 6000.0
+    # editing a zone's geometry in place re-cuts its parts
+    with eng.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE statutory_plans SET geom = ST_Multi(ST_MakeEnvelope("
+                ":x1, :y1, :x2, :y2, 4547)) WHERE zone_code = 'Z-SIXTY'"
+            ),
+            {"x1": X0 + 200, "y1": Y0 - 10, "x2": X0 + 290, "y2": Y0 + 110},
+        )
+    assert by_code(plan_coverage(eng, "COV"))["SIXTY"].covered_m2 == 9000.0
+    # a new statutory-plan dataset replaces the old one: the next call reflects it
+    load_layers(eng, {Layer.statutory_plans: [zone("Z-NEW", "R2", rect(0, 0, 500, 100))]})
+    s = by_code(plan_coverage(eng, "COV"))
+    assert (s["SIXTY"].covered_m2, s["NONE"].covered_m2, s["FULL"].covered_m2) == (
+        10000.0,
+        10000.0,
+        10000.0,
+    )
+    assert s["CONFLICT"].covered_m2 == 0.0
+    # deleting a dataset removes its parts with it
+    with eng.begin() as conn:
+        conn.execute(text("DELETE FROM datasets WHERE layer = 'statutory_plans'"))
+        left = conn.execute(text("SELECT count(*) FROM statutory_plan_parts")).scalar_one()
+    assert left == 0
+    assert by_code(plan_coverage(eng, "COV"))["FULL"].covered_m2 == 0.0
