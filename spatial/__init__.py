@@ -6,7 +6,7 @@ The public Python API for notebooks and scripts is re-exported here and loaded l
     import spatial as tz
     engine = tz.connect()                 # DATABASE_URL, or the project-local cluster
     tz.list_projects(engine)              # GeoDataFrame, EPSG:4547, areas in m²
-    tz.load_layer("parcels", engine, project="GM-001", category="集体")
+    tz.load_layer("parcels", engine, project="GM-ZB-001", category="集体")
     tz.area_ledger(engine)                # the analyses (spatial.analysis)
     tz.validate_file("survey.shp", "parcels", crs="EPSG:4547")   # upload dry run
     tz.export_shapefile(gdf, "out/宗地.shp", encoding="GBK")

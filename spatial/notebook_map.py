@@ -99,7 +99,7 @@ def map_layers(
     Example
     -------
     >>> import spatial as tz
-    >>> parcels = tz.load_layer("parcels", project="GM-001")  # doctest: +SKIP
+    >>> parcels = tz.load_layer("parcels", project="GM-ZB-001")  # doctest: +SKIP
     >>> tz.map_layers({"宗地 parcels": parcels})  # doctest: +SKIP
     """
     colours = dict(colours or {})

@@ -316,7 +316,7 @@ def load_layer(
     Example
     -------
     >>> engine = connect()
-    >>> collective = load_layer("宗地", engine, project="GM-001", category="集体")
+    >>> collective = load_layer("宗地", engine, project="GM-ZB-001", category="集体")
     >>> collective.area_m2.sum()  # m²  # doctest: +SKIP
     """
     layer = resolve_layer(name)
@@ -588,7 +588,7 @@ def export_shapefile(gdf: gpd.GeoDataFrame, path: str | Path, encoding: str = "G
 
     Example
     -------
-    >>> parcels = load_layer("parcels", project="GM-001")  # doctest: +SKIP
+    >>> parcels = load_layer("parcels", project="GM-ZB-001")  # doctest: +SKIP
     >>> export_shapefile(parcels, "out/宗地.shp", encoding="GBK")  # doctest: +SKIP
     """
     import pyogrio

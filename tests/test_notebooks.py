@@ -48,25 +48,36 @@ def kernel_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run_notebook(
-    path: Path, database_url: str, workdir: Path, kernel_path: Path, mp: pytest.MonkeyPatch
+def execute(
+    nb: nbformat.NotebookNode,
+    database_url: str,
+    workdir: Path,
+    kernel_path: Path,
+    mp: pytest.MonkeyPatch,
 ) -> nbformat.NotebookNode:
-    """Execute ``path`` in ``workdir`` with DATABASE_URL set; raise on the first failing cell."""
+    """Execute ``nb`` in ``workdir`` with DATABASE_URL set; CellExecutionError on a failure."""
     mp.setenv("DATABASE_URL", database_url)
     mp.setenv("JUPYTER_PATH", str(kernel_path))
     mp.setenv("TUZHENG_OUTPUT_DIR", str(workdir / "output"))
-    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
         timeout=600,
         kernel_name=KERNEL,
         resources={"metadata": {"path": str(workdir)}},
     )
-    try:
-        client.execute()
-    except CellExecutionError as exc:  # keep the cell and traceback in the failure message
-        pytest.fail(f"{path.name} failed:\n{exc}", pytrace=False)
+    client.execute()
     return nb
+
+
+def run_notebook(
+    path: Path, database_url: str, workdir: Path, kernel_path: Path, mp: pytest.MonkeyPatch
+) -> nbformat.NotebookNode:
+    """Execute the notebook at ``path``; fail the test with the cell and traceback on error."""
+    nb = nbformat.read(path, as_version=4)
+    try:
+        return execute(nb, database_url, workdir, kernel_path, mp)
+    except CellExecutionError as exc:
+        pytest.fail(f"{path.name} failed:\n{exc}", pytrace=False)
 
 
 def test_the_four_notebooks_exist():
@@ -128,3 +139,13 @@ def test_upload_qa_notebook_runs_and_ingests(db, tmp_path, kernel_path, monkeypa
         NOTEBOOK_DIR / "03_upload_qa.ipynb", db.url, tmp_path, kernel_path, monkeypatch
     )
     _assert_ran(nb)
+
+
+def test_a_notebook_showing_a_wrong_number_fails(demo_db, tmp_path, kernel_path, monkeypatch):
+    """The closing checks catch a displayed figure that differs from the module's by 1 m²."""
+    nb = nbformat.read(NOTEBOOK_DIR / "01_quickstart.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "table = ledger.to_frame()" in c.source)
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell('table.loc[0, "planar_m2"] += 1.0'))
+    with pytest.raises(CellExecutionError) as err:
+        execute(nb, demo_db.url, tmp_path, kernel_path, monkeypatch)
+    assert "AssertionError" in str(err.value)
