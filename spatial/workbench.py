@@ -8,9 +8,9 @@ says otherwise.
 Example
 -------
 >>> import spatial as tz
->>> engine = tz.connect()                      # DATABASE_URL, or the project-local cluster
->>> projects = tz.list_projects(engine)        # GeoDataFrame, EPSG:4547, area_m2 in m²
->>> parcels = tz.load_layer("parcels", engine, project=projects.code.iloc[0])
+>>> engine = tz.connect()  # DATABASE_URL, or the local cluster  # doctest: +SKIP
+>>> projects = tz.list_projects(engine)  # EPSG:4547, area_m2 in m²  # doctest: +SKIP
+>>> parcels = tz.load_layer("parcels", engine, project=projects.code.iloc[0])  # doctest: +SKIP
 >>> tz.export_shapefile(parcels, "out/parcels.shp", encoding="GBK")  # doctest: +SKIP
 """
 
@@ -124,8 +124,8 @@ def connect(url: str | None = None, *, check: bool = True) -> Engine:
     Example
     -------
     >>> import spatial as tz
-    >>> engine = tz.connect()
-    >>> engine.dialect.name
+    >>> engine = tz.connect()  # doctest: +SKIP
+    >>> engine.dialect.name  # doctest: +SKIP
     'postgresql'
     """
     if url is not None:
@@ -200,7 +200,7 @@ def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
 
     Example
     -------
-    >>> projects = list_projects(connect())
+    >>> projects = list_projects(connect())  # doctest: +SKIP
     >>> projects[["code", "name", "area_m2"]].head()  # doctest: +SKIP
     """
     engine = engine or connect()
@@ -315,8 +315,10 @@ def load_layer(
 
     Example
     -------
-    >>> engine = connect()
-    >>> collective = load_layer("宗地", engine, project="GM-ZB-001", category="集体")
+    >>> engine = connect()  # doctest: +SKIP
+    >>> collective = load_layer(  # doctest: +SKIP
+    ...     "宗地", engine, project="GM-ZB-001", category="集体"
+    ... )
     >>> collective.area_m2.sum()  # m²  # doctest: +SKIP
     """
     layer = resolve_layer(name)
