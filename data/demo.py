@@ -598,11 +598,15 @@ def _zones(
     touch = shapely.intersects(frame_union, cells)
     cells = cells.copy()
     cells[touch] = shapely.difference(cells[touch], frame_union)
+    # Drop fragments under 1 m² that carving or clipping left (zones need not tile).
+    parts, owner = shapely.get_parts(cells, return_index=True)
+    big = shapely.area(parts) >= 1.0
+    cells = shapely.multipolygons(parts[big], indices=owner[big], out=np.empty(len(cells), object))
     classes = rng.choice(len(ZONE_CLASSES), size=len(cells), p=ZONE_WEIGHTS)
     out: list[dict] = []
     counters: dict[int, int] = {}
     for z in range(len(cells)):
-        if not keep[z] or shapely.is_empty(cells[z]) or shapely.area(cells[z]) <= 0:
+        if not keep[z] or cells[z] is None or shapely.is_empty(cells[z]) or cells[z].area <= 0:
             continue
         b = int(block_idx[z])
         counters[b] = counters.get(b, 0) + 1

@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 
 GRID_M = 0.001
 """Coordinate precision of generated geometries (metres)."""
+SLIVER_M2 = 1.0
+"""Detached cell fragments smaller than this (m²) are merged into a neighbour."""
 POINTS_PER_TILE = 20_000
 """Voronoi diagrams are computed for at most about this many seeds at a time."""
 
@@ -183,7 +185,41 @@ def tessellate(area: shapely.Geometry, x: NDArray, y: NDArray) -> Tessellation:
     # share with cut cells to the same values.
     cells[cut] = shapely.set_precision(cells[cut], GRID_M)
     cells[~cut] = snap_to_grid(cells[~cut])
+    cells = absorb_slivers(cells)
     return Tessellation(cells=cells, x=x, y=y)
+
+
+def absorb_slivers(cells: NDArray, min_area: float = SLIVER_M2) -> NDArray:
+    """Give each detached part smaller than ``min_area`` (m²) to the neighbour it shares most
+    boundary with, so cells have no sliver fragments and the tiling stays gap-free.
+
+    Only multi-part cells are examined (the area boundary can cut a cell into pieces).
+    """
+    multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
+    if not len(multi):
+        return cells
+    cells = cells.copy()
+    tree = shapely.STRtree(cells)
+    for i in multi:
+        parts = shapely.get_parts(cells[i])
+        small = shapely.area(parts) < min_area
+        if not small.any() or small.all():
+            continue
+        keep = np.ones(len(parts), dtype=bool)
+        for k in np.flatnonzero(small):
+            near = tree.query(parts[k], predicate="intersects")
+            near = near[near != i]
+            if not len(near):
+                continue
+            shared = shapely.length(shapely.intersection(cells[near], parts[k].boundary))
+            if shared.max() <= 0:
+                continue  # touches its neighbours only at points: leave it where it is
+            j = int(near[np.argmax(shared)])
+            cells[j] = _polygonal(np.array([shapely.union(cells[j], parts[k])]))[0]
+            keep[k] = False
+        rest = parts[keep]
+        cells[i] = rest[0] if len(rest) == 1 else shapely.multipolygons(rest)
+    return cells
 
 
 def snap_to_grid(geoms: NDArray, grid: float = GRID_M) -> NDArray:
