@@ -249,6 +249,15 @@ def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+def _check_srid(engine: Engine, srid: int) -> None:
+    with engine.connect() as conn:
+        known = conn.execute(
+            text("SELECT 1 FROM spatial_ref_sys WHERE srid = :s"), {"s": srid}
+        ).first()
+    if known is None:
+        raise BadRequest(f"未知坐标系 EPSG:{srid}", f"unknown CRS EPSG:{srid} for the bbox")
+
+
 def _categories(category: str | Iterable[str]) -> list[str]:
     values = [category] if isinstance(category, str | OwnershipCategory) else list(category)
     out = []
@@ -342,6 +351,7 @@ def load_layer(
         params["bbox_srid"] = int(bbox_crs)
         env = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, :bbox_srid)"
         if int(bbox_crs) != STORAGE_SRID:
+            _check_srid(engine, int(bbox_crs))
             env = f"ST_Transform(ST_Segmentize({env}, (:x1 - :x0) / 16.0), {STORAGE_SRID})"
         where.append(f"t.geom && {env} AND ST_Intersects(t.geom, {env})")
     if category is not None:

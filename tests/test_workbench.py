@@ -135,6 +135,8 @@ def test_load_layer_bbox_in_storage_and_wgs84(small):
         tz.load_layer("parcels", e, bbox=(1, 1, 0, 0))
     with pytest.raises(BadRequest):
         tz.load_layer("parcels", e, bbox=(0, 0, float("nan"), 1))
+    with pytest.raises(BadRequest):
+        tz.load_layer("parcels", e, bbox=(113.9, 22.7, 114.0, 22.8), bbox_crs=999999)
 
 
 def test_load_layer_refuses_unknown_names_and_binds_values(small):
