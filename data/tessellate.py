@@ -185,8 +185,40 @@ def tessellate(area: shapely.Geometry, x: NDArray, y: NDArray) -> Tessellation:
     # share with cut cells to the same values.
     cells[cut] = shapely.set_precision(cells[cut], GRID_M)
     cells[~cut] = snap_to_grid(cells[~cut])
+    x_lines = gx0 + np.arange(1, ntx) * side_x
+    y_lines = gy0 + np.arange(1, nty) * side_y
+    cells = node_tile_edges(cells, x_lines, y_lines)
     cells = absorb_slivers(cells)
     return Tessellation(cells=cells, x=x, y=y)
+
+
+def node_tile_edges(cells: NDArray, x_lines: NDArray, y_lines: NDArray) -> NDArray:
+    """Insert, into cell edges lying on tile lines, the vertices of the cells across the line.
+
+    Cells of neighbouring tiles meet along the (integer-metre) tile lines but have their
+    vertices at different places there (T-junctions). Adding each other's vertices makes the
+    cells a valid polygonal coverage (every shared edge matched vertex for vertex), which
+    ``shapely.coverage_union`` and PostGIS ``ST_CoverageUnion`` need.
+    """
+    if not len(x_lines) and not len(y_lines):
+        return cells
+    coords, owner = shapely.get_coordinates(cells, return_index=True)
+    on = np.isin(coords[:, 0], x_lines) | np.isin(coords[:, 1], y_lines)
+    if not on.any():
+        return cells
+    key = np.round(coords[on, 0] * 1000).astype(np.int64) * (1 << 32) + np.round(
+        coords[on, 1] * 1000
+    ).astype(np.int64)
+    _, first = np.unique(key, return_index=True)
+    pts = shapely.points(coords[on][first])
+    cand = np.unique(owner[on])
+    ci, pi = shapely.STRtree(pts).query(cells[cand], predicate="intersects")
+    ref = shapely.multipoints(pts[pi], indices=ci, out=np.empty(len(cand), dtype=object))
+    has = ~shapely.is_missing(ref)
+    cells = cells.copy()
+    sel = cand[has]
+    cells[sel] = shapely.snap(cells[sel], ref[has], GRID_M / 10)
+    return cells
 
 
 def absorb_slivers(cells: NDArray, min_area: float = SLIVER_M2) -> NDArray:
