@@ -66,11 +66,12 @@ db: install  ## start the local cluster (unless DATABASE_URL) and migrate
 stop:  ## stop the local cluster
 	$(TZ) db stop
 
-notebooks: install db  ## JupyterLab on the notebooks, pointed at the local database
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser
+notebooks: install  ## JupyterLab on the notebooks, pointed at the local database (demo loaded if empty)
+	$(TZ) bootstrap
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: install
-	$(VENV)/bin/ruff check spatial api data tests bench
+	$(VENV)/bin/ruff check spatial api data tests bench notebooks
 	$(VENV)/bin/ruff format --check spatial api data tests bench
 
 bench: install test-system-deps db
