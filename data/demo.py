@@ -660,6 +660,7 @@ def _generic_sites(
         if inner.is_empty:
             continue
         ca, sa = np.cos(p["angle"]), np.sin(p["angle"])
+        placed: list[shapely.Geometry] = []
         for _ in range(int(rng.integers(1, 3))):
             w, h = np.round(rng.uniform(60.0, 160.0, 2))
             local = np.array([(0, 0), (w, 0), (w, h), (0, h)]) @ np.array([[ca, sa], [-sa, ca]])
@@ -668,10 +669,14 @@ def _generic_sites(
             cand = _translated(
                 shape, np.round(rng.uniform(x0, x1, 60)), np.round(rng.uniform(y0, y1, 60))
             )
-            ok = np.flatnonzero(shapely.contains(inner, cand))
+            fits = shapely.contains(inner, cand)
+            for other in placed:  # sites of one project keep 20 m apart
+                fits &= ~shapely.dwithin(other, cand, 20.0)
+            ok = np.flatnonzero(fits)
             if not len(ok):
                 continue
             site = cand[ok[0]]
+            placed.append(site)
             c = site.centroid
             hit = tree.query(c, predicate="intersects")
             if len(hit) and rng.random() < 0.85:

@@ -343,3 +343,15 @@ def test_cli_refuses_unknown_boundary_and_tiny_n():
     assert "no boundary for adcode 999999" in res.output
     res = runner.invoke(app, ["demo", "load", "--parcels", "5"])
     assert res.exit_code == 2
+
+
+def test_reserve_and_retained_land_do_not_overlap_themselves(district):
+    for name in ("retained_land", "state_reserve_land", "projects"):
+        g = getattr(district, name).geometry.values
+        i, _ = shapely.STRtree(g).query(g, predicate="overlaps")
+        assert len(i) == 0, name
+        assert getattr(district, name)["code"].is_unique, name
+    # Every retained-land site lies in its project.
+    projects = district.projects.set_index("code").geometry
+    for site in district.retained_land.itertuples():
+        assert site.geometry.within(projects[site.project_code]), site.code
