@@ -130,3 +130,18 @@ def test_overlaps_and_slivers_are_reported(tmp_path: Path) -> None:
     (sl,) = [p for p in report.problems if p.code == "sliver"]
     assert sl.row == 3 and sl.area_m2 == pytest.approx(0.5)
     assert report.total_area_m2 == pytest.approx(20000.5)
+
+
+def test_contained_and_duplicate_parcels_are_overlaps(tmp_path: Path) -> None:
+    big = shapely.box(X, Y, X + 100, Y + 100)
+    geoms = [
+        big,
+        shapely.box(X + 10, Y + 10, X + 20, Y + 30),
+        big,
+        shapely.box(X + 100, Y, X + 150, Y + 100),
+    ]
+    report = ingest(_gpkg(tmp_path, geoms), "parcels", dry_run=True)
+    pairs = sorted((p.row, p.value, p.area_m2) for p in report.problems if p.code == "overlap")
+    assert pairs == [(1, "2", 200.0), (1, "3", 10000.0), (2, "3", 200.0)]
+    (summary,) = [p for p in report.problems if p.code == "overlap_summary"]
+    assert summary.area_m2 == pytest.approx(10400.0)

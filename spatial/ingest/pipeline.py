@@ -21,6 +21,9 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,7 @@ from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source
 from spatial.ingest.reader import read_source
-from spatial.ingest.report import IngestReport
+from spatial.ingest.report import IngestReport, Problem
 from spatial.models import Layer
 from spatial.settings import IngestSettings
 
@@ -163,11 +166,12 @@ def ingest(
             if same is not None:
                 return _unchanged(report, same, eng, role, t0)
         if dry_run:
+            _add_all(report, prepared.overlap_job() if prepared.overlap_job else [])
             report.status = "dry_run"
             report.problem(
                 "dry_run",
-                f"试运行：将写入 {prepared[2]} 个要素，实际未写入",
-                f"dry run: {prepared[2]} features would be written; nothing was written",
+                f"试运行：将写入 {prepared.count} 个要素，实际未写入",
+                f"dry run: {prepared.count} features would be written; nothing was written",
                 severity="info",
             )
             report.duration_s = round(time.perf_counter() - t0, 3)
@@ -203,6 +207,16 @@ def _refusal(report: IngestReport) -> InvalidInput:
     )
 
 
+@dataclass
+class Prepared:
+    """Checked rows ready to COPY, and the overlap check still to run (parcels)."""
+
+    values: dict[str, pa.Array]
+    geoms: np.ndarray
+    count: int
+    overlap_job: Callable[[], list[Problem]] | None
+
+
 def _prepare(
     path: Path,
     lay: Layer,
@@ -213,21 +227,25 @@ def _prepare(
     mapping: str | Path | None,
     strict: bool,
     source_layer: str | None,
-) -> tuple[dict[str, pa.Array], np.ndarray, int]:
-    """Unpack, read and check; return (columns, EPSG:4547 geometries, count) of good rows."""
+) -> Prepared:
+    """Unpack, read and check; return the good rows' columns and EPSG:4547 geometries."""
     mapping_obj = attributes.load_mapping(mapping)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ingest-", dir=settings.upload_dir))
+    t = time.perf_counter()
     try:
         src = open_source(path, work, settings, source_layer)
+        t = report.lap("unpack", t)
         report.format = src.driver
         if path.suffix.lower() == ".zip":
             report.source_layer = src.display_name
         enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver)
         report.encoding, report.encoding_method = enc.label, enc.method
+        t = report.lap("encoding", t)
         if enc.name_fixes:
             _repair_names(src, work, enc, report)
         read = read_source(src, enc, source_layer)
+        t = report.lap("read", t)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if read.layer:
@@ -245,21 +263,31 @@ def _prepare(
     columns = attributes.resolve_columns(lay, read.fields, mapping_obj)
     report.column_mapping = columns
     values, ok_attr = attributes.map_attributes(lay, read.table, columns, mapping_obj, report)
+    t = report.lap("crs_attributes", t)
     geo = geometry.check_geometries(
         read.geoms,
         read.types,
         report,
         choice,
         strict=strict,
-        overlaps=lay is Layer.parcels,
-        sliver_m2=settings.sliver_threshold_m2,
     )
+    t = report.lap("geometry", t)
     ok = ok_attr & geo.ok
     report.counts.refused = int(n - ok.sum())
     report.total_area_m2 = round(float(geo.area_m2[ok].sum()), 3)
     if not ok.all():
-        return {}, np.empty(0, dtype=object), 0
-    return values, geo.geoms, n
+        return Prepared({}, np.empty(0, dtype=object), 0, None)
+    job = None
+    if lay is Layer.parcels:
+        sliver = settings.sliver_threshold_m2
+
+        def job() -> list[Problem]:
+            t0 = time.perf_counter()
+            out = geometry.overlap_problems(geo.geoms, ok, geo.area_m2, sliver)
+            report.timings_s["overlaps"] = round(time.perf_counter() - t0, 3)
+            return out
+
+    return Prepared(values, geo.geoms, n, job)
 
 
 def _repair_names(
@@ -322,12 +350,14 @@ def _write(
     eng: Engine,
     lay: Layer,
     report: IngestReport,
-    prepared: tuple[dict[str, pa.Array], np.ndarray, int],
+    prepared: Prepared,
     user: str,
     role: str | None,
     lock_timeout_s: float,
 ) -> None:
-    values, geoms, n = prepared
+    values, geoms, n = prepared.values, prepared.geoms, prepared.count
+    pool = ThreadPoolExecutor(max_workers=1) if prepared.overlap_job else None
+    overlaps = pool.submit(prepared.overlap_job) if pool and prepared.overlap_job else None
     with eng.connect() as conn:
         with conn.begin():
             cleaned = datasets.cleanup_staging(conn)
@@ -351,7 +381,12 @@ def _write(
             )
         try:
             with conn.begin():
+                t = time.perf_counter()
                 datasets.copy_arrays(conn, lay, ds, values, geoms)
+                t = report.lap("copy", t)
+                if overlaps is not None:
+                    _add_all(report, overlaps.result())
+                    t = report.lap("wait_overlaps", t)
                 conn.execute(
                     text("SELECT set_config('lock_timeout', :t, true)"),
                     {"t": f"{int(lock_timeout_s * 1000)}ms"},
@@ -368,6 +403,7 @@ def _write(
                     raise _SameFile(same)
                 conn.execute(text("SELECT set_config('lock_timeout', '0', true)"))
                 report.superseded_dataset_ids = datasets.publish(conn, lay, ds, report.mode)
+                report.lap("lock_publish", t)
                 report.status = "published"
                 report.counts.written = n
                 conn.execute(
@@ -401,11 +437,18 @@ def _write(
                 datasets.mark_failed(conn, ds, report.model_dump(mode="json"))
             raise
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             if not conn.closed:
                 if conn.in_transaction():
                     conn.rollback()
                 datasets.release_dataset(conn, ds)
                 conn.commit()
+
+
+def _add_all(report: IngestReport, problems: list[Problem]) -> None:
+    for p in problems:
+        report.add(p)
 
 
 def _same_file(conn: Any, lay: Layer, report: IngestReport) -> int | None:

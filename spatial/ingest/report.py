@@ -70,12 +70,23 @@ class IngestReport(BaseModel):
     )
     user: str | None = None
     duration_s: float | None = None
+    timings_s: dict[str, float] = Field(
+        default_factory=dict, description="seconds per phase (read, checks, copy, publish …)"
+    )
 
     _per_code: Counter[str] = Counter()
 
     def model_post_init(self, __context: Any) -> None:
         """Start the per-code row counter."""
         self._per_code = Counter(p.code for p in self.problems)
+
+    def lap(self, phase: str, since: float) -> float:
+        """Record the seconds since ``since`` (``time.perf_counter()``) under ``phase``."""
+        import time
+
+        now = time.perf_counter()
+        self.timings_s[phase] = round(self.timings_s.get(phase, 0.0) + now - since, 3)
+        return now
 
     def add(self, problem: Problem) -> None:
         """Add a problem, listing at most ``MAX_ROWS_PER_CODE`` rows per code."""
