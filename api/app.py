@@ -33,7 +33,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = get_engine(db_settings.url())
         app.state.tiles = TileService(
-            app.state.engine, default_registry(), settings.tile_cache_bytes
+            app.state.engine,
+            default_registry(),
+            settings.tile_cache_bytes,
+            settings.tile_connections,
         )
         app.state.tiles.start()
         try:

@@ -83,11 +83,12 @@ class PageScript(MacroElement):
               return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
             });
           };
-          window.tzPopup = function (title, fields, props) {
+          window.tzPopup = function (title, fields, props, labels) {
             var rows = "";
             for (var i = 0; i < fields.length; i++) {
-              var v = props[fields[i][0]];
+              var key = fields[i][0], v = props[key];
               if (v === undefined || v === null || v === "") continue;
+              if (labels[key] && labels[key][v]) v = labels[key][v];
               if (typeof v === "number" && !Number.isInteger(v)) v = v.toFixed(2);
               rows += "<tr><th>" + tzEscape(fields[i][1]) + "</th><td>" + tzEscape(v) +
                 "</td></tr>";
@@ -106,7 +107,12 @@ class PageScript(MacroElement):
 
 
 class VectorTileLayer(Layer):
-    """A Leaflet.VectorGrid protobuf layer of one collection, styled and with popups."""
+    """A Leaflet.VectorGrid protobuf layer of one collection, styled and with popups.
+
+    ``fields`` are (property, Chinese title) pairs shown in the popup, ``labels`` map coded
+    values to Chinese labels; the popup first shows the tile's attributes, then the full
+    feature fetched from ``items_url + id`` (our OGC API).
+    """
 
     _template = Template(
         """
@@ -115,6 +121,7 @@ class VectorTileLayer(Layer):
         var {{ this.get_name() }} = (function () {
           var style = {{ this.style_json }};
           var fields = {{ this.fields_json }};
+          var labels = {{ this.labels_json }};
           var layer = L.vectorGrid.protobuf({{ this.url|tojson }}, {
             rendererFactory: L.canvas.tile,
             interactive: true,
@@ -131,10 +138,22 @@ class VectorTileLayer(Layer):
             }
           });
           layer.on("click", function (e) {
-            L.popup({maxWidth: 360})
+            var props = e.layer.properties || {};
+            var title = {{ this.layer_name|tojson }};
+            var popup = L.popup({maxWidth: 380})
               .setLatLng(e.latlng)
-              .setContent(tzPopup({{ this.layer_name|tojson }}, fields, e.layer.properties))
+              .setContent(tzPopup(title, fields, props, labels))
               .openOn({{ this._parent.get_name() }});
+            if (props.id === undefined) return;
+            // The full feature, with the project review results, from our OGC API.
+            fetch({{ this.items_url|tojson }} + encodeURIComponent(props.id))
+              .then(function (r) { return r.ok ? r.json() : null; })
+              .then(function (f) {
+                if (f && popup.isOpen()) {
+                  popup.setContent(tzPopup(title, fields, f.properties, labels));
+                }
+              })
+              .catch(function () {});
           });
           return layer;
         })();
@@ -149,6 +168,8 @@ class VectorTileLayer(Layer):
         url: str,
         style: dict[str, Any],
         fields: list[tuple[str, str]],
+        labels: dict[str, dict[str, str]],
+        items_url: str,
         show: bool = True,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
@@ -157,6 +178,8 @@ class VectorTileLayer(Layer):
         self.url = url
         self.style_json = json.dumps(style, ensure_ascii=False)
         self.fields_json = json.dumps(fields, ensure_ascii=False)
+        self.labels_json = json.dumps(labels, ensure_ascii=False)
+        self.items_url = items_url
 
 
 class ProjectSelector(MacroElement):

@@ -25,3 +25,5 @@ class ApiSettings(BaseSettings):
     """OGC API, tiles and the map are readable without a token (set False to require one)."""
     tile_cache_bytes: int = 256 * 1024 * 1024
     """Upper bound of the in-memory vector tile cache (bytes)."""
+    tile_connections: int = 8
+    """Database connections rendering tiles at once (a fixed pool of the tile service)."""

@@ -78,11 +78,14 @@ def test_parcel_tile_features_and_attributes_match_database(small_client, small_
     for code, category, label_zh, area in rows:
         if code in props:
             assert props[code]["category"] == category
-            assert props[code]["category_zh"] == label_zh
-            assert props[code]["area_m2"] == pytest.approx(area, abs=0.01)
-    assert props["P1-000"]["category_zh"] == "原农村集体土地"
-    assert props["P1-002"]["category_zh"] == "未完善征（转）收地补偿手续用地"
-    assert props["P1-002"]["area_m2"] == 10000.0
+            assert props[code]["project_code"] == "P1"
+            # The popup fetches the full feature by the id carried in the tile.
+            full = small_client.get(f"/collections/parcels/items/{props[code]['id']}").json()
+            assert full["properties"]["code"] == code
+            assert full["properties"]["category_zh"] == label_zh
+            assert full["properties"]["area_m2"] == pytest.approx(area, abs=0.01)
+    assert set(props["P1-000"]) == {"id", "code", "category", "project_code"}
+    assert props["P1-002"]["category"] == "incomplete_acquisition"
 
 
 def test_review_attributes_in_retained_land_and_analysis_tiles(small_client):
@@ -159,7 +162,10 @@ def test_tilejson(small_client):
     assert tj["tilejson"] == "3.0.0"
     assert tj["tiles"][0].endswith("/tiles/parcels/{z}/{x}/{y}.pbf")
     assert tj["vector_layers"][0]["id"] == "parcels"
-    assert "category_zh" in tj["vector_layers"][0]["fields"]
+    assert (
+        tj["vector_layers"][0]["fields"]["category"]
+        == "权属类型代码 Ownership category code (string)"
+    )
     assert 113.9 < tj["bounds"][0] < 114.1
 
 
@@ -306,7 +312,7 @@ def test_tile_cache_is_invalidated_exactly_when_a_dataset_changes(db):
         assert back.headers["etag"] == first.headers["etag"]
 
         # Without the listener nothing is served from the cache.
-        client.app.state.tiles.stop()
+        client.app.state.tiles.listener.stop()
         assert client.get(u).headers["x-tile-cache"] == "miss"
 
 

@@ -58,7 +58,8 @@ def tilejson(
     col = default_registry().get(collection_id)
     base = str(request.base_url).rstrip("/")
     bounds = collection_extent(engine, col) or [113.75, 22.6, 114.05, 22.9]
-    fields: dict[str, Any] = {
+    fields: dict[str, Any] = {"id": "要素编号 Feature id (integer)"}
+    fields |= {
         n: f"{p.title_zh} {p.title_en} ({p.type})"
         for n in col.tile_properties
         if (p := col.prop(n)) is not None

@@ -10,7 +10,7 @@ from api.deps import EngineDep, OpenReader
 from api.mappage import Legend, OfflineMap, PageScript, ProjectSelector, VectorTileLayer
 from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
 from spatial.layers.registry import default_registry
-from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, legends
+from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, VALUE_LABELS, legends
 
 router = APIRouter(tags=["web"])
 
@@ -45,13 +45,15 @@ def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
     registry = default_registry()
     for cid in LAYER_ORDER:
         col = registry.get(cid)
-        fields = [(n, p.title_zh) for n in col.tile_properties if (p := col.prop(n)) is not None]
+        fields = [(p.name, p.title_zh) for p in col.properties if p.name != "dataset_id"]
         VectorTileLayer(
             col.id,
             col.title,
             f"/tiles/{col.id}/{{z}}/{{x}}/{{y}}.pbf",
             STYLES[col.id],
             fields,
+            VALUE_LABELS,
+            f"/collections/{col.id}/items/",
             show=col.id in SHOWN_BY_DEFAULT,
         ).add_to(m)
     ProjectSelector(

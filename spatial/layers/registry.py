@@ -75,7 +75,8 @@ class Collection:
         Dataset layers (and ``land_use_compatibility``) whose changes change this collection;
         the tile cache key is built from their active dataset ids.
     tile_properties : tuple of str
-        Properties carried in vector tiles (styling and popups).
+        Properties carried in vector tiles (styling and popups); every tile feature also
+        carries its ``id``, with which the map's popup fetches the full feature.
     kind : {"table", "analysis"}
         Whether the layer is a data table or an analysis result.
     source : psycopg.sql.Composable, optional
@@ -247,7 +248,9 @@ TABLE_COLLECTIONS: tuple[Collection, ...] = (
             _dataset(),
         ),
         depends_on=(Layer.parcels.value,),
-        tile_properties=("code", "category", "category_zh", "project_code", "area_m2"),
+        # Only what styling and the first popup line need: the popup fetches the rest from
+        # /collections/parcels/items/{id}. Keeps tiles of a million parcels light.
+        tile_properties=("code", "category", "project_code"),
     ),
     Collection(
         id="retained_land",

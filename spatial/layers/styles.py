@@ -105,6 +105,13 @@ STYLES: dict[str, dict[str, Any]] = {
 }
 
 
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "category": {c.value: c.label_zh for c in OwnershipCategory},
+    "route": {r.value: ROUTE_LABELS_ZH[r] for r in Route},
+}
+"""Chinese labels of coded property values, for popups."""
+
+
 def legends() -> list[tuple[str, list[tuple[str, str]]]]:
     """Legend sections: (title, [(label, colour), ...]) in Chinese with English alongside."""
     return [

@@ -22,26 +22,31 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import psycopg
+from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine
 
 from spatial.layers.registry import Collection
-from spatial.layers.tiles import TileAddress, render_tile
+from spatial.layers.tiles import TileAddress, render_tile_on
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "tuzheng_datasets"
 
 
-@dataclass(frozen=True)
 class CachedTile:
-    """A tile ready to send: raw and gzip bytes, a strong ETag; empty tiles have no bytes."""
+    """A tile ready to send: raw bytes, gzip bytes (made on first use) and a strong ETag.
 
-    data: bytes
-    gzipped: bytes
-    etag: str
+    Empty tiles have no bytes and are served as 204.
+    """
+
+    __slots__ = ("_gzipped", "data", "etag")
+
+    def __init__(self, data: bytes, etag: str) -> None:
+        self.data = data
+        self.etag = etag
+        self._gzipped: bytes | None = None
 
     @property
     def empty(self) -> bool:
@@ -49,15 +54,21 @@ class CachedTile:
         return not self.data
 
     @property
+    def gzipped(self) -> bytes:
+        """The gzip-compressed tile, compressed once on first request."""
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.data, 6) if self.data else b""
+        return self._gzipped
+
+    @property
     def size(self) -> int:
-        """Bytes held in memory."""
-        return len(self.data) + len(self.gzipped) + 64
+        """Bytes held in memory (counting a gzip copy as up to the raw size)."""
+        return 2 * len(self.data) + 64
 
     @classmethod
     def build(cls, data: bytes) -> CachedTile:
-        """Compress once and hash the content into the ETag."""
-        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-        return cls(data, gzip.compress(data, 6) if data else b"", etag)
+        """Hash the content into the ETag."""
+        return cls(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
 
 
 class TileCache:
@@ -177,20 +188,38 @@ class DatasetListener:
 class TileService:
     """Tiles of the registered collections through the cache (start/stop with the app)."""
 
-    def __init__(self, engine: Engine, collections: Iterable[Collection], max_bytes: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        collections: Iterable[Collection],
+        max_bytes: int,
+        connections: int = 8,
+    ) -> None:
         cols = list(collections)
-        self.engine = engine
-        self.cache = TileCache({c.id: c.depends_on for c in cols}, max_bytes)
+        # A psycopg pool of its own, fixed size, autocommit: concurrent renders queue for a
+        # connection, each tile is one statement (no BEGIN/ROLLBACK round trips) and psycopg
+        # keeps the prepared tile statements on the long-lived connections.
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=connections,
+            max_size=connections,
+            kwargs={"autocommit": True, "prepare_threshold": 1},
+            open=False,
+            name="tuzheng-tiles",
+        )
+        self.cache = TileCache({c.id: c.depends_on for c in cols}, max_bytes)
         self.listener = DatasetListener(conninfo, self.cache)
 
     def start(self) -> bool:
-        """Start the NOTIFY listener; until it is up, every tile is rendered afresh."""
+        """Open the pool and start the NOTIFY listener (until it is up, nothing is cached)."""
+        self.pool.open(wait=False)
         return self.listener.start()
 
     def stop(self) -> None:
-        """Stop the listener and close its connection."""
+        """Stop the listener and close every connection of the tile pool."""
         self.listener.stop()
+        self.pool.close()
 
     def tile(self, col: Collection, addr: TileAddress) -> tuple[CachedTile, bool]:
         """The tile of ``col`` at ``addr`` and whether it came from the cache."""
@@ -198,7 +227,8 @@ class TileService:
         if hit is not None:
             return hit, True
         gen = self.cache.generation
-        rendered = render_tile(self.engine, col, addr)
+        with self.pool.connection() as conn:
+            rendered = render_tile_on(conn, col, addr)
         tile = CachedTile.build(rendered.data)
         self.cache.put(col.id, rendered.version, addr.z, addr.x, addr.y, tile, gen)
         return tile, False

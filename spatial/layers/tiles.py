@@ -2,18 +2,20 @@
 
 One statement per tile: ``ST_AsMVT`` over ``ST_AsMVTGeom`` of the indexed ``geom_3857`` column
 (migration 0002), with the layer's dataset version computed in the same snapshot, so a tile
-and the version it is cached under always agree. Geometries are simplified to one tile pixel
-(1/4096 of the tile) and, below zoom :data:`MIN_SIZE_MAX_ZOOM`, features smaller than one
-screen pixel (1/256 of the tile) are dropped, which keeps low-zoom tiles of a whole district
-small. Rows whose ``geom_3857`` is NULL (empty or broken geometries) are skipped.
+and the version it is cached under always agree. Below zoom 13, geometries are simplified to
+one tile unit (1/4096 of the tile); below zoom :data:`MIN_SIZE_MAX_ZOOM`, features smaller
+than one screen pixel (1/256 of the tile) are dropped, which keeps low-zoom tiles of a whole
+district small. Rows whose ``geom_3857`` is NULL (empty or broken geometries) are skipped.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import morecantile
+import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
@@ -30,6 +32,9 @@ BUFFER = 64
 """Clip buffer around the tile, MVT units."""
 MIN_SIZE_MAX_ZOOM = 14
 """Below this zoom, features smaller than a screen pixel are dropped."""
+SIMPLIFY_MAX_ZOOM = 13
+"""Below this zoom, geometries are simplified to one tile unit (1/4096 of the tile) first;
+above it the grid snapping of ``ST_AsMVTGeom`` is enough."""
 _DIGITS = re.compile(r"^\d{1,9}$")
 
 
@@ -106,7 +111,8 @@ def tile_statement(col: Collection) -> sql.Composed:
         return cached[1]
     stmt = sql.SQL(
         "SELECT {version}, (SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'fid') FROM ("
-        "SELECT {id}::bigint AS fid, ST_AsMVTGeom(ST_Simplify(t.geom_3857, e.tol, true), e.b, "
+        "SELECT {id}::bigint AS fid, {id}::bigint AS id, ST_AsMVTGeom(CASE WHEN e.tol > 0 "
+        "THEN ST_Simplify(t.geom_3857, e.tol, true) ELSE t.geom_3857 END, e.b, "
         "{extent}, {buffer}, true) AS geom, {props} "
         "FROM {rel} t, (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 3857) AS b, %s::float8 AS buf, "
         "%s::float8 AS min_size, %s::float8 AS tol) e "
@@ -133,7 +139,8 @@ def tile_parameters(tile: TileAddress) -> list[float]:
     size = xmax - xmin
     unit = size / EXTENT
     min_size = size / 256 if tile.z < MIN_SIZE_MAX_ZOOM else 0.0
-    return [xmin, ymin, xmax, ymax, unit * BUFFER, min_size, unit]
+    tol = unit if tile.z < SIMPLIFY_MAX_ZOOM else 0.0
+    return [xmin, ymin, xmax, ymax, unit * BUFFER, min_size, tol]
 
 
 @dataclass(frozen=True)
@@ -144,13 +151,24 @@ class RenderedTile:
     version: str
 
 
-def render_tile(engine: Engine, col: Collection, tile: TileAddress) -> RenderedTile:
-    """Build the MVT tile of ``col`` at ``tile`` and the collection version, in one statement."""
-    with raw_connection(engine) as conn, conn.cursor() as cur:
+def render_tile_on(
+    conn: psycopg.Connection[Any], col: Collection, tile: TileAddress
+) -> RenderedTile:
+    """Build the MVT tile of ``col`` at ``tile`` and the collection version, in one statement.
+
+    ``conn`` may be in autocommit mode: a single statement sees one snapshot.
+    """
+    with conn.cursor(binary=True) as cur:
         cur.execute(tile_statement(col), tile_parameters(tile))
         row = cur.fetchone()
     assert row is not None
     return RenderedTile(bytes(row[1] or b""), str(row[0]))
+
+
+def render_tile(engine: Engine, col: Collection, tile: TileAddress) -> RenderedTile:
+    """:func:`render_tile_on` with a pooled connection of ``engine``."""
+    with raw_connection(engine) as conn:
+        return render_tile_on(conn, col, tile)
 
 
 def collection_version(engine: Engine, col: Collection) -> str:
