@@ -85,6 +85,14 @@ def test_dockerfile_migrates_then_serves_the_factory():
     assert '--host "${TUZHENG_API_HOST:-0.0.0.0}"' in start
     assert '--port "${TUZHENG_API_PORT:-8000}"' in start
     assert "docker/start.sh" in dockerfile
+    # Every package pyproject.toml installs is copied into the image before pip runs.
+    import tomllib
+
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+        package = pattern.rstrip("*")
+        assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.M), package
+    assert dockerfile.index("COPY data ./data") < dockerfile.index("pip install")
     # The CLI commands the script calls exist.
     from typer.testing import CliRunner
 
