@@ -1,43 +1,11 @@
 import math
 
 import pytest
-import shapely
-from analysis_data import X0, Y0, load_layers, multi, project, rect, site, zone
+from analysis_data import X0, Y0, coverage_layers, load_layers, rect, zone
 from sqlalchemy import text
 
 from spatial.analysis import plan_coverage
 from spatial.models import Layer
-
-
-def coverage_layers():
-    """Cell 0: FULL (R2 in R2), SIXTY (60 % covered), NONE (0 %), CONFLICT (M1 in M0, fully
-    covered), ABSENT (R2 in G1, a pair not in the table), UNION (two overlapping zones), BIG
-    (inside a 2,000-vertex circle zone, which the parts table subdivides).
-    """
-    sites = [
-        site("FULL", "COV", rect(0, 0, 100, 100), "R2"),
-        site("SIXTY", "COV", rect(200, 0, 300, 100), "R2"),
-        site("NONE", "COV", rect(400, 0, 500, 100), "R2"),
-        site("CONFLICT", "COV", rect(0, 200, 100, 300), "M1"),
-        site("ABSENT", "COV", rect(200, 200, 300, 300), "R2"),
-        site("UNION", "COV", multi(rect(400, 200, 450, 300), rect(450, 200, 500, 300)), "R2"),
-        site("BIG", "BIG", rect(-50, -50, 50, 50, 3), "R2"),
-    ]
-    circle = shapely.Point(X0 + 3000, Y0).buffer(600, quad_segs=500)
-    zones = [
-        zone("Z-FULL", "R2", rect(-10, -10, 110, 110)),
-        zone("Z-SIXTY", "R2", rect(200, -10, 260, 110)),
-        zone("Z-CONFLICT", "M0", rect(-10, 190, 110, 310)),
-        zone("Z-ABSENT", "G1", rect(190, 190, 310, 310)),
-        zone("Z-U1", "R2", rect(400, 200, 470, 300)),
-        zone("Z-U2", "R3", rect(450, 200, 500, 300)),
-        zone("Z-BIG", "R2", circle, plan="BIG-FT"),
-    ]
-    return {
-        Layer.projects: [project("COV", 0), project("BIG", 3)],
-        Layer.retained_land: sites,
-        Layer.statutory_plans: zones,
-    }
 
 
 @pytest.fixture
