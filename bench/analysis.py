@@ -327,6 +327,7 @@ def main() -> None:
     study = sum(v["study"] for v in ours.values())
     log(f"routes {routes}; projects needing a planning study: {study}")
     if args.no_baseline:
+        engine.dispose()
         return
     t = time.perf_counter()
     base = baseline(engine)
@@ -341,8 +342,9 @@ def main() -> None:
     print(f"geopandas      : {t_base:.2f} s (read_postgis + overlay/sjoin/dissolve)")
     print(f"ratio          : {t_base / times[0]:.1f}x (first), {t_base / times[1]:.1f}x (second)")
     print(f"agreement      : {agree}/{len(ours)} projects (route, total, study) {diff or ''}")
+    engine.dispose()
     if not args.keep and not args.reuse:
-        engine.dispose()
+        localdb.drop_database(DB_NAME, settings)
 
 
 if __name__ == "__main__":
