@@ -7,6 +7,8 @@ in one transaction, under a per-layer advisory lock, so concurrent loads never i
 
 from __future__ import annotations
 
+import queue
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +115,8 @@ FLOAT_COLUMNS = {"floor_area_m2"}
 
 _PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _PGCOPY_TRAILER = b"\xff\xff"
+_MULTI_PREFIX = b"\x01\x06\x00\x00\x00\x01\x00\x00\x00"
+"""Little-endian WKB header of a MultiPolygon with one part: prepended to Polygon WKB."""
 
 
 def _write_chunk(cp: Any, data: bytes) -> None:
@@ -186,6 +190,11 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
             data, src, lens, valid = _var_field(values)
             parsed.append((kind, data, src, lens, valid))
             row_size += 4 + lens
+        elif kind == "wkb":
+            arr, promote = values
+            data, src, lens, valid = _var_field(arr)
+            parsed.append((kind, data, src, lens, valid & promote))
+            row_size += 4 + lens + np.where(valid & promote, len(_MULTI_PREFIX), 0)
         else:
             vals, valid = values
             parsed.append((kind, vals, None, None, valid))
@@ -203,7 +212,18 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
     _put_be32(buf, starts + 6, np.full(n, dataset_id))
     pos = starts + 10
     for kind, data, src, lens, valid in parsed:
-        if kind == "var":
+        if kind == "wkb":
+            # valid here marks Polygons to be wrapped as one-part MultiPolygons on the wire
+            extra = np.where(valid, len(_MULTI_PREFIX), 0)
+            _put_be32(buf, pos, lens + extra)
+            pos = pos + 4
+            wp = pos[valid]
+            for k, byte in enumerate(_MULTI_PREFIX):
+                buf[wp + k] = byte
+            pos = pos + extra
+            _gather(buf, pos, data, src, lens)
+            pos = pos + lens
+        elif kind == "var":
             _put_be32(buf, pos, np.where(valid, lens, -1))
             pos = pos + 4
             _gather(buf, pos, data, src, lens)
@@ -219,6 +239,47 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
     if last:
         buf[-2:] = 0xFF
     return buf.data
+
+
+def _prefetch(build: Any, bounds: list[tuple[int, int]]) -> Any:
+    """Yield ``build(lo, hi)`` for each bound, building the next chunk in a worker thread.
+
+    At most two chunks wait at a time, so memory stays bounded while numpy/shapely (which
+    release the GIL) prepare one chunk and the caller sends the previous one.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    end = object()
+
+    def work() -> None:
+        try:
+            for lo, hi in bounds:
+                item = build(lo, hi)
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=work, name="copy-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def copy_arrays(
@@ -239,11 +300,10 @@ def copy_arrays(
 
     Returns the number of rows written. Rows go out in PostgreSQL's binary COPY format,
     assembled with numpy from the Arrow buffers, geometries as WKB (PostGIS assigns the
-    column's SRID), in chunks of :data:`COPY_CHUNK_ROWS` handed to a writer thread; nothing
+    column's SRID; Polygons are wrapped as one-part MultiPolygons on the wire), in chunks of
+    :data:`COPY_CHUNK_ROWS` built by a worker thread while the previous one is sent; nothing
     is looped over per row in Python.
     """
-    from psycopg.copy import QueuedLibpqWriter
-
     cols = LAYER_COLUMNS[layer]
     geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
@@ -266,25 +326,26 @@ def copy_arrays(
         sql.Identifier(layer.value),
         sql.SQL(", ").join(sql.Identifier(c) for c in ("dataset_id", *cols, "geom")),
     )
+
+    def build(lo: int, hi: int) -> memoryview:
+        chunk = geoms[lo:hi]
+        wkb = shapely.to_wkb(chunk, output_dimension=2, include_srid=False, byte_order=1)
+        promote = shapely.get_type_id(chunk) == 3
+        fields: list[tuple[str, Any]] = []
+        for c in cols:
+            if c in FLOAT_COLUMNS:
+                v = arrays[c][lo:hi]
+                fields.append(("f8", (v, ~np.isnan(v))))
+            else:
+                fields.append(("var", arrays[c].slice(lo, hi - lo)))
+        fields.append(("wkb", (pa.array(wkb, pa.binary()), promote)))
+        return _binary_chunk(dataset_id, fields, lo == 0, hi >= n)
+
+    bounds = [(lo, min(lo + COPY_CHUNK_ROWS, n)) for lo in range(0, max(n, 1), COPY_CHUNK_ROWS)]
     raw_conn = conn.connection.driver_connection
-    with raw_conn.cursor() as cur:  # type: ignore[union-attr]
-        with cur.copy(stmt, writer=QueuedLibpqWriter(cur)) as cp:
-            lo = 0
-            while True:
-                hi = min(lo + COPY_CHUNK_ROWS, n)
-                wkb = shapely.to_wkb(geoms[lo:hi], output_dimension=2, include_srid=False)
-                fields: list[tuple[str, Any]] = []
-                for c in cols:
-                    if c in FLOAT_COLUMNS:
-                        v = arrays[c][lo:hi]
-                        fields.append(("f8", (v, ~np.isnan(v))))
-                    else:
-                        fields.append(("var", arrays[c].slice(lo, hi - lo)))
-                fields.append(("var", pa.array(wkb, pa.binary())))
-                _write_chunk(cp, _binary_chunk(dataset_id, fields, lo == 0, hi >= n))
-                lo = hi
-                if lo >= n:
-                    break
+    with raw_conn.cursor() as cur, cur.copy(stmt) as cp:  # type: ignore[union-attr]
+        for chunk in _prefetch(build, bounds):
+            _write_chunk(cp, chunk)
     return n
 
 

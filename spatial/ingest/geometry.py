@@ -10,7 +10,7 @@ Policy, applied in this order and reported row by row:
    signal a wrong CRS.
 6. Invalid polygons (bow-ties, touching rings …) are repaired with ``make_valid``, each repair
    listed with its reason and area change in m²; ``strict`` refuses them instead.
-7. Polygons become MultiPolygons.
+7. Polygons become MultiPolygons (on the way into PostGIS, see ``datasets.copy_arrays``).
 8. For parcels, overlaps between features of the upload are reported with their area, and
    slivers below the configured threshold are flagged.
 """
@@ -201,10 +201,8 @@ def check_geometries(
     out[sel] = g
     _outside(out, ok, report, geoms)
     _repair(out, ok, report, strict)
-    poly = ok & (shapely.get_type_id(out) == POLYGON)
-    if poly.any():
-        pi = np.flatnonzero(poly)
-        out[pi] = shapely.multipolygons(out[pi], indices=np.arange(len(pi)))
+    # Polygons stay Polygons here; ``datasets.copy_arrays`` writes them as one-part
+    # MultiPolygons (a 9-byte WKB header), which saves a copy of every geometry.
     area = np.zeros(n)
     area[ok] = shapely.area(out[ok])
     return GeometryResult(out, ok, area)

@@ -23,6 +23,8 @@ from spatial.ingest.containers import EXPECTED_DRIVERS, Source
 from spatial.ingest.encoding import EncodingChoice
 from spatial.ingest.geometry import CURVE_TYPES, wkb_base_types
 
+_PARSE_CHUNK = 50_000
+"""WKB values converted to shapely per step (bounds the temporary bytes objects)."""
 _GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError, RuntimeError)
 
 
@@ -111,16 +113,19 @@ def read_source(src: Source, enc: EncodingChoice, source_layer: str | None) -> R
     table = table.drop_columns([gcol])
     types = wkb_base_types(wkb)
     arr = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
+    del wkb
     parseable = (types >= 0) & (types <= 7)
-    values = arr.to_numpy(zero_copy_only=False)
-    if not parseable.all():
-        values = values.copy()
-        values[~parseable] = None
-    try:
-        geoms = shapely.from_wkb(values, on_invalid="ignore")
-    except (shapely.errors.GEOSException, ValueError) as exc:
-        raise _corrupt(src, exc) from exc
-    geoms = np.asarray(geoms, dtype=object)
+    geoms = np.empty(len(arr), dtype=object)
+    for lo in range(0, len(arr), _PARSE_CHUNK):
+        values = arr.slice(lo, _PARSE_CHUNK).to_numpy(zero_copy_only=False)
+        keep = parseable[lo : lo + len(values)]
+        if not keep.all():
+            values = np.where(keep, values, None)
+        try:
+            geoms[lo : lo + len(values)] = shapely.from_wkb(values, on_invalid="ignore")
+        except (shapely.errors.GEOSException, ValueError) as exc:
+            raise _corrupt(src, exc) from exc
+    del arr
     curved = np.isin(types, list(CURVE_TYPES))
     if curved.any():
         geoms[curved] = _linearised(src, kw)[curved]
