@@ -63,6 +63,8 @@ def test_api_errors_and_roles(review_db, client):
     assert client.get("/projects/NOPE/review.xlsx", headers=h).status_code == 404
     assert client.get("/projects/1; DROP TABLE projects/review", headers=h).status_code == 404
     assert client.get("/projects").status_code == 401
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/projects", "/projects/{code}/review", "/projects/{code}/review.xlsx"} <= set(paths)
     assert client.get("/projects/R0/review").status_code == 401
 
 
@@ -73,6 +75,7 @@ def test_xlsx(review_db, client):
     assert r.headers["content-type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+    assert r.headers["content-disposition"].endswith("filename*=UTF-8''review-R3000.xlsx")
     wb = load_workbook(BytesIO(r.content))
     assert wb.sheetnames == [
         "项目结论",
