@@ -50,6 +50,7 @@ from data.demo_layers import (
     make_setting,
     make_zones,
     to_multi,
+    to_multi_in_place,
 )
 from data.tessellate import GRID_M
 from spatial.crs import STORAGE, geometry_from_gcj02
@@ -176,6 +177,7 @@ def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> De
     rng = np.random.default_rng(seed)
     setting = make_setting(boundary, rng)
     cells, attrs, px, py = make_parcels(boundary, n_parcels, rng, setting, prefix)
+    cells = to_multi_in_place(cells)  # storage type; frees the Polygons as it goes
 
     projects, origins = make_projects(boundary, rng, setting, prefix)
     for p in projects:
@@ -198,7 +200,7 @@ def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> De
             "project_code": pd.Series(project_code, dtype=object),
             "owner": pd.Series(attrs["owner"], dtype=object),
         },
-        geometry=to_multi(cells),
+        geometry=cells,
         crs=STORAGE,
     )
     boundary_gdf = gpd.GeoDataFrame(
@@ -221,12 +223,20 @@ def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> De
 # Loading
 
 
-def layer_digest(gdf: gpd.GeoDataFrame) -> str:
-    """SHA-256 of a layer's attributes and WKB geometries (identical input → identical hash)."""
+def layer_digest(gdf: gpd.GeoDataFrame, chunk: int = 100_000) -> str:
+    """SHA-256 of a layer's attributes and WKB geometries (identical input → identical hash).
+
+    Hashed in chunks of ``chunk`` rows to bound memory at city scale.
+    """
     h = hashlib.sha256()
-    h.update(gdf.drop(columns=gdf.geometry.name).to_json(force_ascii=False).encode("utf-8"))
-    for wkb in shapely.to_wkb(gdf.geometry.values, output_dimension=2):
-        h.update(wkb)
+    attrs = gdf.drop(columns=gdf.geometry.name)
+    geoms = gdf.geometry.values
+    h.update("\t".join(map(str, attrs.columns)).encode("utf-8"))
+    for a in range(0, len(gdf), chunk):
+        part = attrs.iloc[a : a + chunk].to_json(orient="values", force_ascii=False)
+        h.update(part.encode("utf-8"))
+        for wkb in shapely.to_wkb(geoms[a : a + chunk], output_dimension=2):
+            h.update(wkb)
     return h.hexdigest()
 
 

@@ -88,6 +88,13 @@ def to_multi(geoms: NDArray) -> NDArray:
     return shapely.multipolygons(parts[keep], indices=idx[keep], out=out)
 
 
+def to_multi_in_place(geoms: NDArray, chunk: int = 50_000) -> NDArray:
+    """:func:`to_multi` chunk by chunk, replacing ``geoms`` so old geometries free as it goes."""
+    for a in range(0, len(geoms), chunk):
+        geoms[a : a + chunk] = to_multi(geoms[a : a + chunk])
+    return geoms
+
+
 def _village_names(n: int) -> list[str]:
     suffixes = ("", "新村", "二村", "三村", "老村", "东村", "西村", "南村", "北村")
     return [
