@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from data.demo_cases import FRAMES, NAMED_PROJECTS, NamedProject
 from data.tessellate import sample_points, tessellate
+from spatial.errors import InvalidInput
 
 VILLAGES: tuple[str, ...] = (
     "玉塘",
@@ -346,7 +347,10 @@ def make_projects(
         target = (minx + p.anchor[0] * (maxx - minx), miny + p.anchor[1] * (maxy - miny))
         placed = _place_near(shape, target, inner, taken)
         if placed is None:
-            raise ValueError(f"cannot place project {p.code} inside the boundary")
+            raise InvalidInput(
+                f"边界太小，放不下示例项目 {p.name}",
+                f"the boundary is too small for demo project {p.code}",
+            )
         ring0 = shapely.get_coordinates(shape.exterior)[0]
         ring1 = shapely.get_coordinates(placed.exterior)[0]
         origins[p.code] = (float(ring1[0] - ring0[0]), float(ring1[1] - ring0[1]))
