@@ -80,7 +80,8 @@ DISTRICTS: dict[str, tuple[str, str]] = {
     "440310": ("坪山区", "PS"),
     "440311": ("光明区", "GM"),
 }
-"""adcode -> (Chinese name, code prefix). Other adcodes of the package also work."""
+"""adcode -> (Chinese name, code prefix). Other adcodes of the package work too, if the boundary
+can hold the five seed projects (罗湖 440303, 福田 440304 and 盐田 440308 cannot: InvalidInput)."""
 
 
 @dataclass
