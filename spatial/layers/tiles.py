@@ -94,6 +94,7 @@ def version_sql(col: Collection) -> sql.Composable:
 
 
 _STATEMENTS: dict[str, tuple[Collection, sql.Composed]] = {}
+_QUERY_BYTES: dict[str, tuple[Collection, bytes]] = {}
 
 
 def tile_statement(col: Collection) -> sql.Composed:
@@ -158,8 +159,12 @@ def render_tile_on(
 
     ``conn`` may be in autocommit mode: a single statement sees one snapshot.
     """
+    query = _QUERY_BYTES.get(col.id)
+    if query is None or query[0] is not col:
+        query = (col, tile_statement(col).as_bytes(conn))
+        _QUERY_BYTES[col.id] = query
     with conn.cursor(binary=True) as cur:
-        cur.execute(tile_statement(col), tile_parameters(tile))
+        cur.execute(query[1], tile_parameters(tile))
         row = cur.fetchone()
     assert row is not None
     return RenderedTile(bytes(row[1] or b""), str(row[0]))
