@@ -205,3 +205,21 @@ def test_nested_zip_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as info:
         _dry(z, tmp_path)
     assert "nested" in info.value.message_en
+
+
+def test_stale_temporary_directories_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from spatial.ingest.pipeline import sweep_stale
+
+    uploads = tmp_path / "uploads"
+    old = uploads / "ingest-old"
+    fresh = uploads / "upload-fresh"
+    for d in (old, fresh):
+        d.mkdir(parents=True)
+        (d / "upload.shp").write_bytes(b"x")
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    assert sweep_stale(uploads) == [old]
+    assert not old.exists() and fresh.exists()

@@ -104,3 +104,21 @@ def test_gcj02_is_converted(db, tmp_path: Path) -> None:
     plain = transform_geometry(gdf.geometry.values[0].centroid, 4490, 4547)
     assert 200 < plain.distance(expected) < 800
     del naive
+
+
+def test_custom_local_grid_given_explicitly(db, tmp_path: Path) -> None:
+    local = "+proj=tmerc +lat_0=22.5 +lon_0=114 +k=1 +x_0=50000 +y_0=10000 +ellps=GRS80 +units=m"
+    from spatial.crs import transform_geometry
+
+    gdf = parcels(2)
+    moved = gdf.set_geometry(transform_geometry(gdf.geometry.values, 4547, local))
+    shp = write_shp(moved.set_crs(None, allow_override=True), tmp_path, prj=False)
+    with pytest.raises(InvalidInput):
+        ingest(shp, "parcels", dry_run=True)  # no .prj, and not an inferable range
+    report = ingest(shp, "parcels", crs=local, engine=db.engine)
+    assert report.source_crs.startswith("custom:") and len(report.source_crs) <= 40
+    with db.engine.connect() as conn:
+        x, y = conn.execute(
+            text("SELECT ST_XMin(geom), ST_YMin(geom) FROM current_parcels WHERE code = 'GM-0000'")
+        ).one()
+    assert (x, y) == (pytest.approx(500_000.0, abs=1e-3), pytest.approx(2_500_000.0, abs=1e-3))

@@ -56,11 +56,17 @@ class CrsChoice:
     method: str
     gcj02: bool = False
     warnings: list[tuple[str, str, str]] = field(default_factory=list)
+    custom: str | None = None
+    """WKT of a custom CRS without an EPSG code (only when given explicitly with --crs)."""
 
     @property
     def label(self) -> str:
-        """``EPSG:NNNN`` or ``GCJ-02``."""
-        return "GCJ-02" if self.gcj02 else f"EPSG:{self.epsg}"
+        """``EPSG:NNNN``, ``GCJ-02`` or ``custom:<name>`` (at most 40 characters)."""
+        if self.gcj02:
+            return "GCJ-02"
+        if self.custom is not None:
+            return ("custom:" + CRS.from_wkt(self.custom).name)[:40]
+        return f"EPSG:{self.epsg}"
 
 
 def _candidates_text(codes: list[str]) -> tuple[str, str]:
@@ -95,10 +101,17 @@ def parse_user_crs(value: str) -> CrsChoice:
         ) from exc
     epsg = c.to_epsg()
     if epsg is None:
-        raise refuse(
-            f"--crs {value} 没有对应的 EPSG 代码",
-            f"--crs {value} has no EPSG code",
-            [c[0] for c in CANDIDATES],
+        if not c.is_projected and not c.is_geographic:
+            raise refuse(
+                f"--crs {value} 不是平面或地理坐标系",
+                f"--crs {value} is neither a projected nor a geographic CRS",
+                [c[0] for c in CANDIDATES],
+            )
+        # a registered local grid (e.g. 深圳独立坐标系) given as PROJ string or WKT
+        return CrsChoice(
+            None,
+            f"--crs 指定的自定义坐标系 {c.name} / custom CRS given with --crs: {c.name}",
+            custom=c.to_wkt(),
         )
     return _with_warnings(CrsChoice(epsg, f"--crs 指定 {value} / given with --crs {value}"))
 
@@ -215,4 +228,5 @@ def to_storage(geoms: NDArray, choice: CrsChoice) -> NDArray:
         return crsmod.geometry_from_gcj02(geoms, STORAGE)
     if choice.epsg == STORAGE:
         return geoms
-    return crsmod.transform_geometry(geoms, choice.epsg, STORAGE)  # type: ignore[arg-type]
+    src = choice.custom if choice.custom is not None else choice.epsg
+    return crsmod.transform_geometry(geoms, src, STORAGE)  # type: ignore[arg-type]

@@ -50,6 +50,24 @@ INGEST_LAYERS = (
 )
 
 
+STALE_AFTER_S = 6 * 3600
+"""Temporary upload directories older than this were left by killed processes."""
+
+
+def sweep_stale(upload_dir: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove ``ingest-*``/``upload-*`` directories left in ``upload_dir`` by killed runs."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for d in list(upload_dir.glob("ingest-*")) + list(upload_dir.glob("upload-*")):
+        try:
+            if d.is_dir() and d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+        except OSError:
+            continue
+    return removed
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -231,6 +249,7 @@ def _prepare(
     """Unpack, read and check; return the good rows' columns and EPSG:4547 geometries."""
     mapping_obj = attributes.load_mapping(mapping)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    sweep_stale(settings.upload_dir)
     work = Path(tempfile.mkdtemp(prefix="ingest-", dir=settings.upload_dir))
     t = time.perf_counter()
     try:
