@@ -159,15 +159,19 @@ def _project_verdict(
 def _reviews(
     engine: Engine, codes: Sequence[str] | None, geometry: bool
 ) -> dict[str, ProjectReview]:
-    # The four parts are independent set-based queries: run them on separate connections at
-    # once, so PostgreSQL uses more than one core.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        f_ledgers = pool.submit(project_ledgers, engine, codes)
-        f_comps = pool.submit(site_compositions, engine, codes)
+    # The parts are independent set-based queries: run them on separate connections at once,
+    # so PostgreSQL uses more than one core. For many projects, the two heaviest parts (the
+    # ledger's union of parcels, the site compositions) are also split into two halves.
+    projects = project_rows(engine, codes)
+    all_codes = [p["code"] for p in projects]
+    halves = [all_codes[0::2], all_codes[1::2]] if len(all_codes) > 8 else [codes]
+    with ThreadPoolExecutor(max_workers=2 + 2 * len(halves)) as pool:
         f_reserves = pool.submit(reserve_occupations, engine, codes, geometry)
         f_coverages = pool.submit(plan_coverages, engine, codes, geometry)
-        projects = project_rows(engine, codes)
-        ledgers, comps = f_ledgers.result(), f_comps.result()
+        f_ledgers = [pool.submit(project_ledgers, engine, h) for h in halves]
+        f_comps = [pool.submit(site_compositions, engine, h) for h in halves]
+        ledgers = {k: v for f in f_ledgers for k, v in f.result().items()}
+        comps = {k: v for f in f_comps for k, v in f.result().items()}
         reserves, coverages = f_reserves.result(), f_coverages.result()
     out = {}
     for p in projects:
