@@ -223,3 +223,27 @@ def test_stale_temporary_directories_are_swept(tmp_path: Path) -> None:
     os.utime(old, (past, past))
     assert sweep_stale(uploads) == [old]
     assert not old.exists() and fresh.exists()
+
+
+def test_mutated_files_fail_cleanly(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    shp = write_shp(parcels(30), tmp_path / "orig")
+    originals = {p.suffix: p.read_bytes() for p in shp.parent.iterdir()}
+    outcomes = set()
+    for k in range(24):
+        folder = tmp_path / f"m{k}"
+        folder.mkdir()
+        for suffix, data in originals.items():
+            buf = bytearray(data)
+            if suffix in (".shp", ".shx", ".dbf") and rng.random() < 0.6:
+                for _ in range(rng.randint(1, 8)):
+                    buf[rng.randrange(len(buf))] = rng.randrange(256)
+            (folder / f"zongdi{suffix}").write_bytes(bytes(buf))
+        try:
+            _dry(folder / "zongdi.shp", tmp_path)
+            outcomes.add("ok")
+        except (InvalidInput, TooLarge):
+            outcomes.add("refused")
+    assert "refused" in outcomes

@@ -41,6 +41,9 @@ from spatial.ingest.report import IngestReport, Problem
 from spatial.models import Layer
 from spatial.settings import IngestSettings
 
+_MALFORMED = (ValueError, RuntimeError, OSError, UnicodeError, IndexError, pa.ArrowException)
+"""Errors that a corrupt or mutated file can raise deep inside GDAL, Arrow or GEOS."""
+
 INGEST_LAYERS = (
     Layer.parcels,
     Layer.retained_land,
@@ -173,9 +176,17 @@ def ingest(
         if not path.is_file():
             raise InvalidInput(f"文件不存在：{path}", f"no such file: {path}")
         report.sha256 = sha256_file(path)
-        prepared = _prepare(
-            path, lay, report, settings, crs, encoding, mapping, strict, source_layer
-        )
+        try:
+            prepared = _prepare(
+                path, lay, report, settings, crs, encoding, mapping, strict, source_layer
+            )
+        except DomainError:
+            raise
+        except _MALFORMED as exc:  # a mutated file must fail cleanly, never crash the caller
+            raise InvalidInput(
+                f"文件内容无法处理（可能已损坏）：{type(exc).__name__}: {exc}",
+                f"the file content cannot be processed (corrupt?): {type(exc).__name__}: {exc}",
+            ) from exc
         if report.has_errors:
             raise _refusal(report)
         if not dry_run and eng is not None:
