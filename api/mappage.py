@@ -107,11 +107,11 @@ class PageScript(MacroElement):
 
 
 class VectorTileLayer(Layer):
-    """A Leaflet.VectorGrid protobuf layer of one collection, styled and with popups.
+    """A Leaflet.VectorGrid protobuf layer of one collection, styled from ``style``.
 
-    ``fields`` are (property, Chinese title) pairs shown in the popup, ``labels`` map coded
-    values to Chinese labels; the popup first shows the tile's attributes, then the full
-    feature fetched from ``items_url + id`` (our OGC API).
+    The tiles are drawn without pointer events (stacked canvases would swallow each other's
+    clicks); :class:`ClickPopups` answers clicks for every visible layer instead.
+    ``fields`` are (property, Chinese title) pairs shown in the popup.
     """
 
     _template = Template(
@@ -120,11 +120,9 @@ class VectorTileLayer(Layer):
         tzShimVectorGrid();
         var {{ this.get_name() }} = (function () {
           var style = {{ this.style_json }};
-          var fields = {{ this.fields_json }};
-          var labels = {{ this.labels_json }};
           var layer = L.vectorGrid.protobuf({{ this.url|tojson }}, {
             rendererFactory: L.canvas.tile,
-            interactive: true,
+            interactive: false,
             maxNativeZoom: 20,
             maxZoom: 22,
             vectorTileLayerStyles: {
@@ -137,23 +135,12 @@ class VectorTileLayer(Layer):
               }
             }
           });
-          layer.on("click", function (e) {
-            var props = e.layer.properties || {};
-            var title = {{ this.layer_name|tojson }};
-            var popup = L.popup({maxWidth: 380})
-              .setLatLng(e.latlng)
-              .setContent(tzPopup(title, fields, props, labels))
-              .openOn({{ this._parent.get_name() }});
-            if (props.id === undefined) return;
-            // The full feature, with the project review results, from our OGC API.
-            fetch({{ this.items_url|tojson }} + encodeURIComponent(props.id))
-              .then(function (r) { return r.ok ? r.json() : null; })
-              .then(function (f) {
-                if (f && popup.isOpen()) {
-                  popup.setContent(tzPopup(title, fields, f.properties, labels));
-                }
-              })
-              .catch(function () {});
+          window.tzLayers = window.tzLayers || [];
+          window.tzLayers.push({
+            layer: layer,
+            title: {{ this.layer_name|tojson }},
+            collection: {{ this.collection_id|tojson }},
+            fields: {{ this.fields_json }}
           });
           return layer;
         })();
@@ -168,8 +155,6 @@ class VectorTileLayer(Layer):
         url: str,
         style: dict[str, Any],
         fields: list[tuple[str, str]],
-        labels: dict[str, dict[str, str]],
-        items_url: str,
         show: bool = True,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
@@ -178,8 +163,55 @@ class VectorTileLayer(Layer):
         self.url = url
         self.style_json = json.dumps(style, ensure_ascii=False)
         self.fields_json = json.dumps(fields, ensure_ascii=False)
+
+
+class ClickPopups(MacroElement):
+    """On a map click, ask our OGC API which features of the visible layers are there.
+
+    One ``/collections/{id}/items?bbox=…&limit=1`` request per visible layer (a box of about
+    two screen pixels); the popup lists the hits from the top layer down, with the Chinese
+    titles and the review attributes of each.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var labels = {{ this.labels_json }};
+          map.on("click", function (e) {
+            var p = map.project(e.latlng);
+            var sw = map.unproject(p.add([-1, 1])), ne = map.unproject(p.add([1, -1]));
+            var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) {
+              return v.toFixed(7);
+            }).join(",");
+            var visible = (window.tzLayers || []).filter(function (l) {
+              return map.hasLayer(l.layer);
+            }).reverse();
+            Promise.all(visible.map(function (l) {
+              return fetch("/collections/" + l.collection + "/items?limit=1&bbox=" + bbox)
+                .then(function (r) { return r.ok ? r.json() : {features: []}; })
+                .then(function (fc) {
+                  return fc.features.length ? tzPopup(l.title, l.fields,
+                    fc.features[0].properties, labels) : "";
+                });
+            })).then(function (parts) {
+              var html = parts.filter(function (x) { return x; }).join("<hr>");
+              if (html) {
+                L.popup({maxWidth: 380, maxHeight: 420}).setLatLng(e.latlng)
+                  .setContent(html).openOn(map);
+              }
+            }).catch(function () {});
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, labels: dict[str, dict[str, str]]) -> None:
+        super().__init__()
+        self._name = "ClickPopups"
         self.labels_json = json.dumps(labels, ensure_ascii=False)
-        self.items_url = items_url
 
 
 class ProjectSelector(MacroElement):

@@ -132,6 +132,34 @@ class Browser:
         shot = self.send("Page.captureScreenshot", format="png")
         return self._record(base64.b64decode(shot["data"]))
 
+    def evaluate(self, expression: str) -> Any:
+        """Evaluate a JavaScript expression in the page and return its JSON value."""
+        res = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in res:
+            raise RuntimeError(json.dumps(res["exceptionDetails"])[:500])
+        return res["result"].get("value")
+
+    def click(self, x: int, y: int) -> None:
+        """A left mouse click at CSS pixel (x, y)."""
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def settle(self, seconds: float) -> None:
+        """Keep reading events for ``seconds`` (requests started by clicks, fetches)."""
+        end = time.monotonic() + seconds
+        self.ws.settimeout(0.2)
+        while time.monotonic() < end:
+            try:
+                self.events.append(json.loads(self.ws.recv()))
+            except websocket.WebSocketTimeoutException:
+                continue
+        self.ws.settimeout(30)
+
+    def record(self) -> PageRecord:
+        """Everything recorded so far, with a fresh screenshot."""
+        shot = self.send("Page.captureScreenshot", format="png")
+        return self._record(base64.b64decode(shot["data"]))
+
     def _record(self, png: bytes) -> PageRecord:
         rec = PageRecord(screenshot_png=png)
         for ev in self.events:

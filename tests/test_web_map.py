@@ -11,6 +11,7 @@ import cdp
 import layers_data
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from spatial.categories import COLOURS, OwnershipCategory
 from spatial.settings import REPO_ROOT
@@ -49,7 +50,7 @@ def test_map_page_is_offline_and_lists_every_layer(small_client):
     for cat in OwnershipCategory:
         assert cat.label_zh in page and COLOURS[cat] in page
     assert "区政府审批（≤3000 m²）" in page and "报市规划国土部门（>3000 m²）" in page
-    assert '"route_zh", "审批路径"' in page  # popup field of the review result
+    assert '["route_zh", "审批路径"]' in page  # popup field of the review result
     assert "tianditu" not in page
 
 
@@ -68,23 +69,64 @@ def _blend(hex_colour: str, alpha: float, bg: tuple[int, int, int]) -> tuple[int
     return tuple(round(alpha * c + (1 - alpha) * b) for c, b in zip(rgb, bg, strict=True))
 
 
+def _parcel_pixel(img: Image.Image, bg: tuple[int, int, int]) -> tuple[int, int] | None:
+    """A pixel inside a parcel: a 9×9 block of one category colour, left of the layer list."""
+    targets = [_blend(COLOURS[c], 0.7, bg) for c in OwnershipCategory]
+    px = img.load()
+    for y in range(200, 700, 7):
+        for x in range(300, 650, 7):
+            for t in targets:
+                if all(
+                    all(abs(a - b) <= 6 for a, b in zip(px[x + dx, y + dy], t, strict=True))
+                    for dx in range(-4, 5, 2)
+                    for dy in range(-4, 5, 2)
+                ):
+                    return x, y
+    return None
+
+
 @pytest.mark.e2e
 @pytest.mark.skipif(cdp.chromium_path() is None, reason="chromium is not installed")
 def test_demo_map_in_headless_chromium(demo_db, tmp_path):
+    bg = (0xEE, 0xF0, 0xEC)
     with layers_data.running_server(demo_db.url) as base:
         browser = cdp.Browser(tmp_path / "profile")
         try:
-            rec = browser.load(f"{base}/map")
+            first = browser.load(f"{base}/map")
+            img = Image.open(io.BytesIO(first.screenshot_png)).convert("RGB")
+            # A click on a parcel opens a popup, completed from /collections/parcels/items/{id}.
+            spot = _parcel_pixel(img, bg)
+            assert spot is not None, "no parcel pixel found to click"
+            browser.click(*spot)
+            browser.settle(2.0)
+            popup = browser.evaluate(
+                "(document.querySelector('.leaflet-popup-content') || {}).innerText || ''"
+            )
+            # The project selector zooms the map to the first project.
+            browser.evaluate(
+                "(() => { const s = document.getElementById('project-select');"
+                " s.value = '0'; s.dispatchEvent(new Event('change')); })()"
+            )
+            browser.settle(2.0)
+            zoomed = browser.evaluate(
+                "(() => { const m = window[document.querySelector('.folium-map').id];"
+                " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()"
+            )
+            first_project = browser.evaluate(
+                "document.getElementById('project-select').options[1].textContent"
+            )
+            rec = browser.record()
         finally:
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "map-demo.png").write_bytes(rec.screenshot_png)
+    (ARTIFACTS / "map-demo.png").write_bytes(first.screenshot_png)
+    (ARTIFACTS / "map-demo-project.png").write_bytes(rec.screenshot_png)
 
     # No request leaves 127.0.0.1.
     hosts = {urlparse(u).hostname for u in rec.requests if urlparse(u).scheme in ("http", "https")}
     assert hosts == {"127.0.0.1"}, hosts
     # Parcel tiles were requested and served; nothing failed.
-    parcel_tiles = {u: s for u, s in rec.statuses.items() if "/tiles/parcels/" in u}
+    parcel_tiles = {u: s for u, s in first.statuses.items() if "/tiles/parcels/" in u}
     assert parcel_tiles, "no parcel tiles were requested"
     assert set(parcel_tiles.values()) <= {200, 204}
     assert 200 in parcel_tiles.values()
@@ -92,10 +134,8 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
     assert rec.failures == []
     assert rec.console_errors == []
     # Parcels render: the screenshot shows the category colours over the grey background.
-    img = Image.open(io.BytesIO(rec.screenshot_png)).convert("RGB")
     assert img.size == (1200, 800)
     pixels = list(img.getdata())
-    bg = (0xEE, 0xF0, 0xEC)
     assert sum(p != bg for p in pixels) > 0.2 * len(pixels)
     found = {}
     for cat in OwnershipCategory:
@@ -104,3 +144,21 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
             1 for p in pixels if all(abs(a - b) <= 12 for a, b in zip(p, target, strict=True))
         )
     assert sum(n > 500 for n in found.values()) >= 3, found
+    # The popup shows the parcel with Chinese titles, including the fetched area.
+    assert "宗地编号" in popup and "面积（平方米）" in popup, popup
+    assert any(c.label_zh in popup for c in OwnershipCategory), popup
+    item_fetches = [u for u in rec.statuses if "/collections/parcels/items?limit=1&bbox=" in u]
+    assert item_fetches and all(rec.statuses[u] == 200 for u in item_fetches)
+    # Zoomed in on the first project (ordered by code), above the district view.
+    with demo_db.engine.connect() as conn:
+        code, name, x1, y1, x2, y2 = conn.execute(
+            text(
+                "SELECT code, name, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+                "SELECT code, name, ST_Transform(geom, 4326) AS e FROM current_projects "
+                "ORDER BY code LIMIT 1) x"
+            )
+        ).one()
+    assert first_project == f"{code} {name}"
+    lat, lon, zoom = zoomed
+    assert y1 <= lat <= y2 and x1 <= lon <= x2, (zoomed, (x1, y1, x2, y2))
+    assert zoom > 12

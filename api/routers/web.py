@@ -7,7 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import EngineDep, OpenReader
-from api.mappage import Legend, OfflineMap, PageScript, ProjectSelector, VectorTileLayer
+from api.mappage import (
+    ClickPopups,
+    Legend,
+    OfflineMap,
+    PageScript,
+    ProjectSelector,
+    VectorTileLayer,
+)
 from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
 from spatial.layers.registry import default_registry
 from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, VALUE_LABELS, legends
@@ -52,10 +59,9 @@ def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
             f"/tiles/{col.id}/{{z}}/{{x}}/{{y}}.pbf",
             STYLES[col.id],
             fields,
-            VALUE_LABELS,
-            f"/collections/{col.id}/items/",
             show=col.id in SHOWN_BY_DEFAULT,
         ).add_to(m)
+    ClickPopups(VALUE_LABELS).add_to(m)
     ProjectSelector(
         [{"code": p.code, "name": p.name, "bounds": p.bounds} for p in ctx.projects]
     ).add_to(m)
