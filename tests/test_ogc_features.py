@@ -70,6 +70,8 @@ def test_conformance_and_collections(small_client):
     assert one["title"] == "用途与法定图则冲突 Planned use conflicts with the zoning"
     assert small_client.get("/collections/nope").status_code == 404
     assert small_client.get("/collections/parcels;DROP TABLE parcels").status_code == 404
+    assert small_client.get("/collections/par'cels/items").status_code == 404
+    assert small_client.get('/collections/"parcels"/items').status_code == 404
 
 
 def test_paging_follows_next_links_through_every_feature(small_client):
