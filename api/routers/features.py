@@ -249,7 +249,15 @@ def items(
     request: Request,
     engine: EngineDep,
     _: OpenReader,
-    limit: Annotated[int | None, Query(ge=1, description="page size (clamped to the max)")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="page size; larger values are clamped to the configured maximum",
+            # Advertised for clients such as GDAL, which size their pages from it.
+            json_schema_extra={"default": 100, "maximum": 10000},
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,

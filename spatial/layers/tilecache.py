@@ -202,7 +202,7 @@ class TileService:
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.pool = ConnectionPool(
             conninfo,
-            min_size=connections,
+            min_size=min(2, connections),
             max_size=connections,
             kwargs={"autocommit": True, "prepare_threshold": 1},
             open=False,
