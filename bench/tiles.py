@@ -221,7 +221,9 @@ def run_pgbench(settings: DatabaseSettings, tiles: list[TileAddress], duration: 
             *files,
             conninfo,
         ]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        # The same session settings as tuzheng's tile pool (JIT off).
+        env = {**os.environ, "PGOPTIONS": "-c jit=off"}
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
         lat = []
         for log in Path(tmp).glob("pgb*"):
             for line in log.read_text().splitlines():

@@ -204,7 +204,8 @@ class TileService:
             conninfo,
             min_size=min(2, connections),
             max_size=connections,
-            kwargs={"autocommit": True, "prepare_threshold": 1},
+            # JIT off, as for the app's engine (spatial.db): compiling costs more than a tile.
+            kwargs={"autocommit": True, "prepare_threshold": 1, "options": "-c jit=off"},
             open=False,
             name="tuzheng-tiles",
         )
