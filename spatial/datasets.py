@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import shapely
 from psycopg import sql
@@ -130,12 +129,19 @@ def _text_array(values: Any, n: int) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if not isinstance(values, pa.Array):
-        if isinstance(values, pd.Series):
+        if type(values).__module__.startswith("pandas"):  # a Series: NaN/None → NULL
             values = values.astype(object).where(values.notna(), None).to_numpy()
         values = pa.array(values, from_pandas=True)
     if pa.types.is_null(values.type):
         return pa.nulls(n, pa.string())
     return values
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Float64 values with NaN for missing or non-numeric entries."""
+    import pandas as pd
+
+    return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
 
 
 def _put_be32(buf: np.ndarray, pos: np.ndarray, values: np.ndarray) -> None:
@@ -311,11 +317,7 @@ def copy_arrays(
     for c in cols:
         if c in FLOAT_COLUMNS:
             raw = columns.get(c)
-            vals = (
-                np.full(n, np.nan)
-                if raw is None
-                else np.asarray(pd.to_numeric(pd.Series(raw), errors="coerce"), dtype=float)
-            )
+            vals = np.full(n, np.nan) if raw is None else _floats(raw)
             arrays[c] = vals
         else:
             arr = _text_array(columns.get(c), n)
