@@ -7,7 +7,6 @@ TZ := $(VENV)/bin/tuzheng
 PYTHON ?= python3
 STAMP := .make
 APT_RUNTIME := postgresql-15-postgis-3
-APT_TEST := gdal-bin postgis chromium wrk
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test install system-deps test-system-deps db notebooks lint bench clean stop
@@ -34,13 +33,15 @@ system-deps:
 	  fi; \
 	fi
 
-# ogr2ogr (OAPIF client test, benchmarks), shp2pgsql, headless Chromium (browser test), wrk.
+# ogr2ogr (OAPIF client test, benchmarks), shp2pgsql, headless Chromium (browser test), wrk,
+# and a CJK font so screenshots show Chinese labels.
 test-system-deps:
 	@missing=""; \
 	command -v ogr2ogr >/dev/null || missing="$$missing gdal-bin"; \
 	command -v shp2pgsql >/dev/null || missing="$$missing postgis"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing from apt"; \
