@@ -136,3 +136,15 @@ def test_non_upload_extension_is_refused(client, tokens, tmp_path: Path) -> None
     kml.write_text("<kml/>")
     r = _post(client, tokens["surveyor"], kml)
     assert r.status_code == 422 and "not accepted" in r.json()["message_en"]
+
+
+def test_get_upload_of_unknown_or_non_upload_dataset_is_404(db, client, tokens) -> None:
+    auth = {"Authorization": f"Bearer {tokens['planner']}"}
+    assert client.get("/uploads/424242", headers=auth).status_code == 404
+    from spatial.datasets import new_dataset
+    from spatial.models import Layer
+
+    with db.engine.begin() as conn:
+        ds = new_dataset(conn, Layer.parcels, "demo:440311", "demo")
+    r = client.get(f"/uploads/{ds}", headers=auth)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
