@@ -398,7 +398,14 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
         ),
         {"id": dataset_id, "mode": mode},
     )
+    # Fresh planner statistics for the layer (a bulk load otherwise leaves the planner guessing
+    # until autovacuum runs). Rows COPYed by this transaction count as live for ANALYZE.
+    conn.exec_driver_sql(f"ANALYZE {LAYER_TABLE_SQL[layer]}")
     return superseded_ids
+
+
+# Fixed mapping of layer to quoted table name: identifiers never come from user input.
+LAYER_TABLE_SQL: dict[Layer, str] = {layer: f'"{layer.value}"' for layer in Layer}
 
 
 def _append_duplicates(conn: Connection, layer: Layer, dataset_id: int) -> list[str]:

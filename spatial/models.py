@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from spatial.categories import OwnershipCategory
+from spatial.roles import Role
 
 STORAGE_SRID = 4547
 """CGCS2000 / 3-degree Gauss-Kruger CM 114E: the SRID of every stored geometry."""
@@ -42,15 +43,6 @@ def _geom() -> Any:
 
 class Base(DeclarativeBase):
     """Declarative base of all tables."""
-
-
-class Role(enum.StrEnum):
-    """User roles. Admins may do anything; surveyors upload; planners and analysts read."""
-
-    admin = "admin"
-    surveyor = "surveyor"
-    planner = "planner"
-    analyst = "analyst"
 
 
 class Layer(enum.StrEnum):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from spatial import localdb, migrate
-from spatial.settings import database_settings
-
 app = typer.Typer(help="数据库 Database: start the local PostGIS, migrate.", no_args_is_help=True)
 
 
 @app.command("up")
 def up() -> None:
     """Initialise and start the local PostGIS cluster (no-op with DATABASE_URL), then migrate."""
+    from spatial import localdb, migrate
+
     try:
         typer.echo(localdb.start())
     except localdb.LocalDatabaseError as exc:
@@ -25,12 +24,16 @@ def up() -> None:
 @app.command("stop")
 def stop() -> None:
     """Stop the local cluster."""
+    from spatial import localdb
+
     localdb.stop()
 
 
 @app.command("migrate")
 def migrate_cmd() -> None:
     """Apply the Alembic migrations to the configured database."""
+    from spatial import migrate
+
     migrate.upgrade()
     typer.echo(f"migrated to {migrate.current_revision()}")
 
@@ -38,4 +41,6 @@ def migrate_cmd() -> None:
 @app.command("url")
 def url() -> None:
     """Print the SQLAlchemy URL in use."""
+    from spatial.settings import database_settings
+
     typer.echo(database_settings().url())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from spatial import localdb, migrate
-from spatial.db import get_engine
-
 
 def bootstrap_db(load_demo: bool = True) -> None:
     """Start the local cluster if used, migrate, and load the demo district when empty."""
+    from spatial import localdb, migrate
+    from spatial.db import get_engine
+
     typer.echo(localdb.start())
     migrate.upgrade()
     if load_demo:

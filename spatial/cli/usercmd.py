@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 
 from spatial.errors import Conflict
-from spatial.models import Role
-from spatial.users import add_user
+from spatial.roles import Role
 
 app = typer.Typer(help="用户 Users and API tokens.", no_args_is_help=True)
 
@@ -17,6 +16,8 @@ def add(
     role: Role = typer.Option(..., "--role", help="admin, surveyor, planner or analyst"),
 ) -> None:
     """Create a user and print its API token (shown once; only its hash is stored)."""
+    from spatial.users import add_user
+
     try:
         token = add_user(name, role)
     except Conflict as exc:
