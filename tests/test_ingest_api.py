@@ -148,3 +148,33 @@ def test_get_upload_of_unknown_or_non_upload_dataset_is_404(db, client, tokens) 
         ds = new_dataset(conn, Layer.parcels, "demo:440311", "demo")
     r = client.get(f"/uploads/{ds}", headers=auth)
     assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_anonymous_upload_refused_before_body_is_read(client, tokens) -> None:
+    """401/403 come before the server reads (and spools) the upload body."""
+    sent = {"chunks": 0}
+    boundary = "tzboundary"
+
+    def body():
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="big.zip"\r\nContent-Type: application/zip\r\n\r\n'
+        ).encode()
+        for _ in range(64):  # 64 MiB if it were all read
+            sent["chunks"] += 1
+            yield b"\0" * (1 << 20)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    r = client.post("/uploads", content=body(), headers=headers)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert sent["chunks"] <= 1
+    sent["chunks"] = 0
+    r = client.post(
+        "/uploads",
+        content=body(),
+        headers={**headers, "Authorization": f"Bearer {tokens['planner']}"},
+    )
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert sent["chunks"] <= 1

@@ -19,13 +19,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import Admin, EngineDep, Reader, Uploader
+from api.errors import status_for
 from spatial import datasets
-from spatial.errors import InvalidInput, NotFound, TooLarge
+from spatial.errors import DomainError, InvalidInput, NotFound, TooLarge
 from spatial.ingest import IngestReport, ingest
 from spatial.models import Layer
+from spatial.roles import Role
 from spatial.settings import IngestSettings
+from spatial.users import authenticate, require_role
 
 MULTIPART_ALLOWANCE = 64 * 1024
 """Bytes allowed on top of the file limit for multipart boundaries and form fields."""
@@ -55,6 +59,9 @@ class LimitedBodyRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if request.method != "POST":
                 return await original(request)
+            refused = await _refuse_before_body(request)
+            if refused is not None:
+                return refused
             limit = IngestSettings().max_upload_bytes
             allowed = limit + MULTIPART_ALLOWANCE
             declared = request.headers.get("content-length")
@@ -78,6 +85,30 @@ class LimitedBodyRoute(APIRoute):
                 return _too_large(exc.limit)
 
         return handler
+
+
+async def _refuse_before_body(request: Request) -> JSONResponse | None:
+    """401/403 for an upload without a surveyor's or admin's token, before its body is read.
+
+    FastAPI parses form bodies before it resolves dependencies, so without this an anonymous
+    client could make the server spool a large file only to be refused. The ``Uploader``
+    dependency still checks again in the endpoint.
+    """
+    if not request.url.path.rstrip("/").endswith("/uploads"):
+        return None
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    engine = request.app.state.engine
+
+    def check() -> None:
+        require_role(authenticate(token, engine), [Role.surveyor])
+
+    try:
+        await run_in_threadpool(check)
+    except DomainError as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
+    return None
 
 
 router = APIRouter(tags=["uploads"], route_class=LimitedBodyRoute)
