@@ -76,6 +76,8 @@ VILLAGE_GRID_M = 100.0
 FARM_SHARE = 0.20
 """Share of the district (at most of 160 km²) that was the state farm."""
 
+_CN_NUMERALS = [*"〇一二三四五六七八九十", *(f"十{d}" for d in "一二三四五六七八九")]
+
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -361,6 +363,7 @@ def make_projects(
     total = sum(g.area for g in taken)
     i = 101
     attempts = 0
+    phases: dict[str, int] = {}  # a second project near the same village is its 二期, 三期…
     while total < target_area and attempts < 200:
         w = float(np.round(rng.uniform(600.0, 1500.0), 0))
         h = float(np.round(rng.uniform(400.0, 1000.0), 0))
@@ -385,10 +388,14 @@ def make_projects(
         geom = cand[hit[0]]
         c = geom.centroid
         vi, _ = s.nearest_village(np.array([c.x]), np.array([c.y]))
+        village = s.vnames[int(vi[0])]
+        phases[village] = phases.get(village, 0) + 1
+        n = phases[village]
+        phase = "" if n == 1 else f"（{_CN_NUMERALS[n] if n < len(_CN_NUMERALS) else n}期）"
         records.append(
             {
                 "code": f"{prefix}-ZB-{i:03d}",
-                "name": f"{s.vnames[int(vi[0])]}片区土地整备利益统筹项目",
+                "name": f"{village}片区土地整备利益统筹项目{phase}",
                 "stage": STAGES[int(rng.integers(len(STAGES)))],
                 "geometry": geom,
                 "angle": angle,
