@@ -48,3 +48,35 @@ def test_roles_401_403_and_audit(db, client):
     assert ("admin", "user.add", "user:赵六") in [tuple(r) for r in rows]
     # failed attempts wrote nothing
     assert all(r[2] != "user:x" for r in rows)
+
+
+def test_cli_user_add_prints_a_working_token(db, client):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "tuzheng"
+    env = {**os.environ, "DATABASE_URL": db.url}
+    out = subprocess.run(
+        [str(exe), "user", "add", "陈测绘", "--role", "surveyor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = out.stdout.strip()
+    assert token.startswith("tz_") and len(token) > 40
+    me = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json() == {"name": "陈测绘", "role": "surveyor"}
+    again = subprocess.run(
+        [str(exe), "user", "add", "陈测绘", "--role", "planner"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 1
+    assert "用户已存在" in again.stderr and "already exists" in again.stderr
+    with db.engine.connect() as conn:
+        stored = conn.execute(text("SELECT role::text FROM users WHERE name = '陈测绘'")).scalar()
+    assert stored == "surveyor"
