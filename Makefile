@@ -74,6 +74,7 @@ notebooks: install  ## JupyterLab on the notebooks, pointed at the local databas
 lint: install
 	$(VENV)/bin/ruff check spatial api data tests bench notebooks
 	$(VENV)/bin/ruff format --check spatial api data tests bench
+	$(VENV)/bin/mypy
 
 bench: install test-system-deps db
 	$(PY) bench/ingest.py

@@ -131,8 +131,8 @@ def tessellate(area: shapely.Geometry, x: NDArray, y: NDArray) -> Tessellation:
     ty = np.minimum(((y - gy0) // side_y).astype(np.int64), nty - 1)
     tile_of = ty * ntx + tx
 
-    ix, iy = np.meshgrid(np.arange(ntx), np.arange(nty))
-    ix, iy = ix.ravel(), iy.ravel()
+    mesh_x, mesh_y = np.meshgrid(np.arange(ntx), np.arange(nty))
+    ix, iy = mesh_x.ravel(), mesh_y.ravel()
     boxes = shapely.box(
         gx0 + ix * side_x, gy0 + iy * side_y, gx0 + (ix + 1) * side_x, gy0 + (iy + 1) * side_y
     )

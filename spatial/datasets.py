@@ -189,7 +189,7 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
     ``fields`` are ("var", Arrow string/binary array) or ("f8", float64 numpy + valid mask).
     """
     n = len(fields[0][1]) if fields[0][0] == "var" else len(fields[0][1][0])
-    parsed = []
+    parsed: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
     row_size = np.full(n, 2 + 8, dtype=np.int64)
     for kind, values in fields:
         if kind == "var":
@@ -217,24 +217,9 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
     _put_be32(buf, starts + 2, np.full(n, 4))
     _put_be32(buf, starts + 6, np.full(n, dataset_id))
     pos = starts + 10
-    for kind, data, src, lens, valid in parsed:
-        if kind == "wkb":
-            # valid here marks Polygons to be wrapped as one-part MultiPolygons on the wire
-            extra = np.where(valid, len(_MULTI_PREFIX), 0)
-            _put_be32(buf, pos, lens + extra)
-            pos = pos + 4
-            wp = pos[valid]
-            for k, byte in enumerate(_MULTI_PREFIX):
-                buf[wp + k] = byte
-            pos = pos + extra
-            _gather(buf, pos, data, src, lens)
-            pos = pos + lens
-        elif kind == "var":
-            _put_be32(buf, pos, np.where(valid, lens, -1))
-            pos = pos + 4
-            _gather(buf, pos, data, src, lens)
-            pos = pos + lens
-        else:
+    for kind, data, field_src, field_lens, valid in parsed:
+        if field_src is None or field_lens is None:
+            # a float8 field ("f8": values + valid mask)
             _put_be32(buf, pos, np.where(valid, 8, -1))
             pos = pos + 4
             raw = np.ascontiguousarray(data.astype(">f8")).view(np.uint8).reshape(-1, 8)
@@ -242,6 +227,23 @@ def _binary_chunk(dataset_id: int, fields: list[tuple[str, Any]], first: bool, l
             for k in range(8):
                 buf[vp + k] = raw[valid, k]
             pos = pos + np.where(valid, 8, 0)
+        elif kind == "wkb":
+            # valid here marks Polygons to be wrapped as one-part MultiPolygons on the wire
+            extra = np.where(valid, len(_MULTI_PREFIX), 0)
+            _put_be32(buf, pos, field_lens + extra)
+            pos = pos + 4
+            wp = pos[valid]
+            for k, byte in enumerate(_MULTI_PREFIX):
+                buf[wp + k] = byte
+            pos = pos + extra
+            _gather(buf, pos, data, field_src, field_lens)
+            pos = pos + field_lens
+        else:
+            # a "var" field (text or bytea)
+            _put_be32(buf, pos, np.where(valid, field_lens, -1))
+            pos = pos + 4
+            _gather(buf, pos, data, field_src, field_lens)
+            pos = pos + field_lens
     if last:
         buf[-2:] = 0xFF
     return buf.data

@@ -196,14 +196,14 @@ def admin_conninfo(settings: DatabaseSettings, dbname: str = "postgres") -> str:
     from sqlalchemy.engine import make_url
 
     u = make_url(settings.url(dbname))
-    parts = {
+    parts: dict[str, str | int | None] = {
         "host": u.host,
         "port": u.port,
         "user": u.username,
         "password": u.password,
         "dbname": dbname,
     }
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+    return psycopg.conninfo.make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
 def ensure_database(

@@ -131,7 +131,7 @@ class CachedTileMiddleware:
             m = _PATH.match(scope["path"])
             app = scope.get("app")
             service: TileService | None = getattr(getattr(app, "state", None), "tiles", None)
-            if m and service is not None and app.state.settings.public_read:
+            if m and service is not None and app is not None and app.state.settings.public_read:
                 tile = service.cache.get(m[1], int(m[2]), int(m[3]), int(m[4]))
                 hit = tile is not None
                 if tile is None:

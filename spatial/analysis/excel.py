@@ -141,57 +141,57 @@ def _rows(reviews: Sequence[ProjectReview]) -> dict[str, tuple[list[Column], lis
                     rv.ledger.ellipsoidal_method,
                 ]
             )
-        for s in rv.composition:
+        for comp_site in rv.composition:
             comp.append(
                 [
                     rv.project_code,
-                    s.site_code,
-                    s.site_name,
-                    s.planned_use,
-                    round(s.site_area_m2, 2),
-                    *[round(s.categories_m2[c.value], 2) for c in OwnershipCategory],
-                    round(s.no_parcel_m2, 2),
-                    s.parcel_count,
+                    comp_site.site_code,
+                    comp_site.site_name,
+                    comp_site.planned_use,
+                    round(comp_site.site_area_m2, 2),
+                    *[round(comp_site.categories_m2[c.value], 2) for c in OwnershipCategory],
+                    round(comp_site.no_parcel_m2, 2),
+                    comp_site.parcel_count,
                 ]
             )
-        for s in rv.reserve.sites:
+        for reserve_site in rv.reserve.sites:
             reserve.append(
                 [
                     rv.project_code,
-                    s.site_code,
-                    s.site_name,
-                    round(s.site_area_m2, 2),
-                    s.occupied_m2,
-                    "、".join(s.reserve_codes),
+                    reserve_site.site_code,
+                    reserve_site.site_name,
+                    round(reserve_site.site_area_m2, 2),
+                    reserve_site.occupied_m2,
+                    "、".join(reserve_site.reserve_codes),
                     rv.reserve.total_occupied_m2,
                     rv.reserve.route_label_zh,
                     rv.reserve.rounding,
                 ]
             )
-        for s in rv.coverage.sites:
+        for cover_site in rv.coverage.sites:
             coverage.append(
                 [
                     rv.project_code,
-                    s.site_code,
-                    s.planned_use,
-                    s.site_area_m2,
-                    s.covered_m2,
-                    s.uncovered_m2,
-                    round(s.covered_share, 4),
-                    "、".join(z.zone_code for z in s.zones),
-                    "、".join(z.zone_code for z in s.conflicts),
-                    _yes(s.planning_study_required),
-                    "；".join(r.zh for r in s.reasons),
-                    "; ".join(r.en for r in s.reasons),
-                    s.qualification_zh,
+                    cover_site.site_code,
+                    cover_site.planned_use,
+                    cover_site.site_area_m2,
+                    cover_site.covered_m2,
+                    cover_site.uncovered_m2,
+                    round(cover_site.covered_share, 4),
+                    "、".join(z.zone_code for z in cover_site.zones),
+                    "、".join(z.zone_code for z in cover_site.conflicts),
+                    _yes(cover_site.planning_study_required),
+                    "；".join(r.zh for r in cover_site.reasons),
+                    "; ".join(r.en for r in cover_site.reasons),
+                    cover_site.qualification_zh,
                 ]
             )
-            for z in s.conflicts:
+            for z in cover_site.conflicts:
                 conflicts.append(
                     [
                         rv.project_code,
-                        s.site_code,
-                        s.planned_use,
+                        cover_site.site_code,
+                        cover_site.planned_use,
                         z.plan_code,
                         z.zone_code,
                         z.zone_class,

@@ -68,6 +68,7 @@ def wkb_base_types(wkb: pa.Array | pa.ChunkedArray) -> NDArray:
     """
     if isinstance(wkb, pa.ChunkedArray):
         wkb = wkb.combine_chunks()
+    off_dtype: type[np.int32 | np.int64]
     if pa.types.is_large_binary(wkb.type):
         off_dtype = np.int64
     else:

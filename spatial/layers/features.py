@@ -157,10 +157,12 @@ def _feature_sql(
     col: Collection, names: list[str], crs: OutputCrs, links: bool = False
 ) -> sql.Composable:
     """``json_build_object`` of one feature over alias ``t`` (links as a bound parameter)."""
-    pairs = sql.SQL(", ").join(
-        sql.SQL("{}, {}").format(sql.Literal(n), col.prop(n).sql())  # type: ignore[union-attr]
-        for n in names
-    )
+    items: list[sql.Composable] = []
+    for n in names:
+        prop = col.prop(n)
+        assert prop is not None, n  # _selected has refused names outside the schema
+        items.append(sql.SQL("{}, {}").format(sql.Literal(n), prop.sql()))
+    pairs = sql.SQL(", ").join(items)
     props = sql.SQL("json_build_object({})").format(pairs) if names else sql.SQL("'{}'::json")
     extra = sql.SQL(", 'links', %s::json") if links else sql.SQL("")
     return sql.SQL(

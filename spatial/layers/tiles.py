@@ -103,10 +103,12 @@ def tile_statement(col: Collection) -> sql.Composed:
     Parameters, in order: xmin, ymin, xmax, ymax (EPSG:3857 m), buffer (m), minimum feature
     size (m), simplification tolerance (m).
     """
-    props = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(col.prop(n).sql(), sql.Identifier(n))  # type: ignore[union-attr]
-        for n in col.tile_properties
-    )
+    items: list[sql.Composable] = []
+    for n in col.tile_properties:
+        prop = col.prop(n)
+        assert prop is not None, n  # Collection checks tile_properties against its schema
+        items.append(sql.SQL("{} AS {}").format(prop.sql(), sql.Identifier(n)))
+    props = sql.SQL(", ").join(items)
     cached = _STATEMENTS.get(col.id)
     if cached is not None and cached[0] is col:
         return cached[1]
