@@ -161,6 +161,77 @@ def _gdf(records: list[dict], layer: Layer) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=to_multi(geoms), crs=STORAGE)
 
 
+MIN_PIECE_M2 = 1.0
+"""Pieces a project boundary would cut off a parcel below this stay with the parcel (m²)."""
+
+
+def cut_at_projects(
+    cells: np.ndarray, attrs: dict[str, np.ndarray], pgeoms: np.ndarray, pcodes: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Split the parcels that straddle project boundaries (EPSG:4547, 1 mm grid).
+
+    A parcel inside a project gets its code. A parcel crossing boundaries becomes one piece per
+    project (code ``<code>-<k>``, that project's code) plus the remainder outside every project
+    (the original code, no project). The overlays run in floating point and each new piece is
+    then snap-rounded to ``GRID_M`` (``set_precision``), as the boundary cut in
+    :mod:`data.tessellate` is, so neighbouring parcels cut separately meet on identical
+    vertices (a valid coverage). A piece under ``MIN_PIECE_M2`` is not cut off: it stays with
+    the rest of its parcel.
+
+    Returns the new geometries, the attributes (``code`` updated) and the project codes.
+    """
+    n = len(cells)
+    project_code = np.full(n, None, dtype=object)
+    pi, ci = shapely.STRtree(cells).query(pgeoms, predicate="intersects")
+    inter = shapely.intersection(cells[ci], pgeoms[pi])
+    inter_area = shapely.area(inter)
+    inside = shapely.area(cells[ci]) - inter_area <= 1e-6  # wholly inside one project
+    project_code[ci[inside]] = pcodes[pi[inside]]
+    cut = ~inside & (inter_area > 0)
+    order = np.lexsort((pi[cut], ci[cut]))
+    p_cell, p_proj, p_geom = ci[cut][order], pi[cut][order], inter[cut][order]
+    if not len(p_cell):
+        return cells, attrs, project_code
+    starts = np.flatnonzero(np.r_[True, p_cell[1:] != p_cell[:-1]])
+    cut_cells = p_cell[starts]
+    # the same overlay for every cut parcel: its part outside all projects
+    rests = shapely.difference(cells[cut_cells], shapely.union_all(pgeoms))
+    cells = cells.copy()
+    keep = np.ones(n, dtype=bool)
+    new_geoms: list[shapely.Geometry] = []
+    new_src: list[int] = []
+    new_codes: list[str] = []
+    new_projects: list[object] = []
+    ends = np.r_[starts[1:], len(p_cell)]
+    for a, b, rest in zip(starts, ends, rests, strict=True):
+        c = int(p_cell[a])
+        areas = shapely.area(p_geom[a:b])
+        pieces = [
+            (p_geom[a + i], pcodes[p_proj[a + i]]) for i in np.flatnonzero(areas >= MIN_PIECE_M2)
+        ]
+        for i in np.flatnonzero(areas < MIN_PIECE_M2):  # crumbs inside a project stay outside
+            rest = shapely.union(rest, p_geom[a + i])
+        if shapely.area(rest) < MIN_PIECE_M2 and pieces:  # a crumb outside joins a piece
+            big = int(np.argmax([shapely.area(g) for g, _ in pieces]))
+            pieces[big] = (shapely.union(pieces[big][0], rest), pieces[big][1])
+            keep[c] = False
+        else:
+            cells[c] = shapely.set_precision(rest, GRID_M)
+        for k, (g, pcode) in enumerate(pieces):
+            new_geoms.append(shapely.set_precision(g, GRID_M))
+            new_src.append(c)
+            single = not keep[c] and len(pieces) == 1
+            new_codes.append(str(attrs["code"][c]) if single else f"{attrs['code'][c]}-{k + 1}")
+            new_projects.append(pcode)
+    src = np.concatenate([np.flatnonzero(keep), np.asarray(new_src, dtype=np.int64)])
+    out_attrs = {name: np.asarray(values, dtype=object)[src] for name, values in attrs.items()}
+    out_attrs["code"][keep.sum() :] = np.asarray(new_codes, dtype=object)
+    out_cells = np.concatenate([cells[keep], to_multi(np.asarray(new_geoms, dtype=object))])
+    out_cells[: keep.sum()] = to_multi(out_cells[: keep.sum()])
+    out_projects = np.concatenate([project_code[keep], np.asarray(new_projects, dtype=object)])
+    return out_cells, out_attrs, out_projects
+
+
 def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> DemoDistrict:
     """Generate the demo district (deterministic for a given seed).
 
@@ -196,11 +267,14 @@ def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> De
     reserve = case_reserve + generic_reserve(cells, attrs["category"], rng, frames)
     sites = case_sites + generic_sites(projects, zones, rng, setting)
 
-    # A parcel belongs to the project holding its representative point.
-    project_code = np.full(len(cells), None, dtype=object)
-    pgeoms = np.array([p["geometry"] for p in projects], dtype=object)
-    pi, qi = shapely.STRtree(shapely.points(px, py)).query(pgeoms, predicate="contains")
-    project_code[qi] = np.array([p["code"] for p in projects], dtype=object)[pi]
+    # Parcels are cut along project boundaries, as a project's survey does, so each project's
+    # parcels add up to its boundary area; the pieces still tile the district exactly.
+    cells, attrs, project_code = cut_at_projects(
+        cells,
+        {k: np.asarray(attrs[k], dtype=object) for k in ("code", "category", "owner")},
+        np.array([p["geometry"] for p in projects], dtype=object),
+        np.array([p["code"] for p in projects], dtype=object),
+    )
 
     parcels = gpd.GeoDataFrame(
         {

@@ -9,7 +9,12 @@ app = typer.Typer(help="示例数据 Demo district generator.", no_args_is_help=
 
 @app.command("load")
 def load(
-    parcels: int = typer.Option(3000, "--parcels", min=100, help="number of parcels"),
+    parcels: int = typer.Option(
+        3000,
+        "--parcels",
+        min=100,
+        help="number of parcels, before those crossing project boundaries are cut in pieces",
+    ),
     seed: int = typer.Option(7, "--seed"),
     boundary: str = typer.Option(
         "440311", "--boundary", help="adcode: 440311 光明区, 440300 深圳市"
