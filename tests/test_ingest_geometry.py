@@ -145,3 +145,43 @@ def test_contained_and_duplicate_parcels_are_overlaps(tmp_path: Path) -> None:
     assert pairs == [(1, "2", 200.0), (1, "3", 10000.0), (2, "3", 200.0)]
     (summary,) = [p for p in report.problems if p.code == "overlap_summary"]
     assert summary.area_m2 == pytest.approx(10400.0)
+
+
+def _retained(tmp_path: Path, rows: list[tuple[str, str, shapely.Polygon]]) -> Path:
+    gdf = gpd.GeoDataFrame(
+        {
+            "留用地编号": [r[0] for r in rows],
+            "项目编号": [r[1] for r in rows],
+            "用地性质": ["R2"] * len(rows),
+        },
+        geometry=[r[2] for r in rows],
+        crs=4547,
+    )
+    path = tmp_path / "留用土地.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    return path
+
+
+def test_retained_sites_of_one_project_must_not_overlap(db, tmp_path: Path) -> None:
+    """Land retained twice in one project would be counted twice against the 3000 m² rule."""
+    a = shapely.box(X, Y, X + 100, Y + 50)
+    b = shapely.box(X + 80, Y, X + 180, Y + 50)  # overlaps a by 20 × 50 = 1000 m²
+    c = shapely.box(X + 80, Y + 100, X + 180, Y + 150)
+    path = _retained(tmp_path, [("LY-1", "XM-1", a), ("LY-2", "XM-1", b), ("LY-3", "XM-2", c)])
+    with pytest.raises(InvalidInput) as err:
+        ingest(path, "retained_land", engine=db.engine, user="t")
+    problems = [
+        p for p in err.value.detail["report"]["problems"] if p["code"] == "retained_overlap"
+    ]
+    assert len(problems) == 1
+    assert problems[0]["row"] == 1 and problems[0]["value"] == "2"
+    assert problems[0]["area_m2"] == pytest.approx(1000.0)
+    assert "XM-1" in problems[0]["message_zh"] and "重叠 1000.00 m²" in problems[0]["message_zh"]
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM current_retained_land")).scalar() == 0
+
+    # the same overlap across two different projects, or sites that only touch, are accepted
+    d = shapely.box(X + 100, Y, X + 200, Y + 50)  # touches a
+    path = _retained(tmp_path, [("LY-1", "XM-1", a), ("LY-2", "XM-2", b), ("LY-4", "XM-1", d)])
+    report = ingest(path, "retained_land", engine=db.engine, user="t")
+    assert report.counts.written == 3

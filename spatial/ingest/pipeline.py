@@ -303,6 +303,13 @@ def _prepare(
     )
     t = report.lap("geometry", t)
     ok = ok_attr & geo.ok
+    if lay is Layer.retained_land and "project_code" in values:
+        for problem in geometry.retained_overlap_problems(
+            geo.geoms, ok, values["project_code"].to_numpy(zero_copy_only=False)
+        ):
+            report.problems.append(problem)
+            if problem.row is not None:
+                ok[problem.row - 1] = False
     report.counts.refused = int(n - ok.sum())
     report.total_area_m2 = round(float(geo.area_m2[ok].sum()), 3)
     if not ok.all():
