@@ -15,6 +15,13 @@ def _area(title_zh: str, title_en: str, name: str = "area_m2") -> Prop:
     return Prop(name, "number", title_zh, title_en)
 
 
+_REASON = (
+    Prop("reason_code", "string", "原因代码", "Reason code"),
+    Prop("reason_zh", "string", "原因", "Reason"),
+    Prop("reason_en", "string", "原因（英文）", "Reason (English)"),
+)
+"""Why a part needs a planning study, in Chinese and English (uncovered parts, conflicts)."""
+
 _SITE = (
     Prop("project_code", "string", "项目编号", "Project code"),
     Prop("site_code", "string", "留用地编号", "Retained land code"),
@@ -76,9 +83,7 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             _area("留用地面积（平方米）", "Site area (m²)", "site_area_m2"),
             _area("覆盖面积（平方米）", "Covered area (m²)", "covered_m2"),
             _area("未覆盖面积（平方米）", "Uncovered area (m²)"),
-            Prop("reason_code", "string", "原因代码", "Reason code"),
-            Prop("reason_zh", "string", "原因", "Reason"),
-            Prop("reason_en", "string", "原因（英文）", "Reason (English)"),
+            *_REASON,
         ),
         depends_on=_REVIEW_DEPENDS,
         tile_properties=(
@@ -108,9 +113,7 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             Prop("zone_class", "string", "图则用地性质", "Zone land-use class"),
             Prop("compatibility_note", "string", "兼容性说明", "Compatibility note"),
             _area("冲突面积（平方米）", "Conflicting area (m²)"),
-            Prop("reason_code", "string", "原因代码", "Reason code"),
-            Prop("reason_zh", "string", "原因", "Reason"),
-            Prop("reason_en", "string", "原因（英文）", "Reason (English)"),
+            *_REASON,
         ),
         depends_on=_REVIEW_DEPENDS,
         tile_properties=(
