@@ -302,19 +302,216 @@ def _repair(out: NDArray, ok: NDArray, report: IngestReport, strict: bool) -> No
     report.counts.repaired += int(np.sum(after > 0))
 
 
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_CHUNK_POINTS = 1 << 20  # coordinates hashed per step (bounds the temporaries, ~100 MB)
+
+
+def _mix(h: NDArray) -> NDArray:
+    """Splitmix64 finaliser, in place on a uint64 array (wrapping arithmetic)."""
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+    return h
+
+
+def _ring_layout(g: NDArray) -> tuple[NDArray, NDArray, NDArray]:
+    """Ring offsets into ``shapely.get_coordinates(g)``, whether each ring is a shell, and
+    each feature's offset into the coordinates.
+
+    Polygons without holes (nearly all parcels) are one ring each; only the others are split
+    into parts and rings by GEOS.
+    """
+    n = len(g)
+    ncoord = shapely.get_num_coordinates(g)
+    feat_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(ncoord, out=feat_off[1:])
+    complex_ = (shapely.get_type_id(g) != POLYGON) | (shapely.get_num_interior_rings(g) > 0)
+    nring = np.ones(n, dtype=np.int64)
+    if complex_.any():
+        parts, pidx = shapely.get_parts(g[complex_], return_index=True)
+        rings, ridx = shapely.get_rings(parts, return_index=True)
+        c_len = shapely.get_num_coordinates(rings)
+        c_shell = np.ones(len(rings), dtype=bool)
+        c_shell[1:] = ridx[1:] != ridx[:-1]
+        nring[complex_] = np.bincount(pidx[ridx], minlength=int(complex_.sum()))
+    ring_complex = np.repeat(complex_, nring)
+    ring_len = np.empty(len(ring_complex), dtype=np.int64)
+    shell = np.ones(len(ring_complex), dtype=bool)
+    ring_len[~ring_complex] = ncoord[~complex_]
+    if complex_.any():
+        ring_len[ring_complex] = c_len
+        shell[ring_complex] = c_shell
+    ring_off = np.zeros(len(ring_len) + 1, dtype=np.int64)
+    np.cumsum(ring_len, out=ring_off[1:])
+    return ring_off, shell, feat_off
+
+
+def _edge_keys(
+    xy: NDArray, ring_off: NDArray, shell: NDArray
+) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """Hash key, direction and start coordinate of every non-degenerate ring edge.
+
+    Edges are oriented so that the polygon's interior lies on their left (shells
+    counter-clockwise, holes clockwise, from the exact-bit shoelace sign of each ring).
+    The key hashes the float64 bits of the two end points in a canonical (lexicographic)
+    order, so an edge and its reverse share a key; ``forward`` says whether the oriented edge
+    runs from the lexicographically smaller point. Also returns the rings whose orientation is
+    numerically uncertain (their polygons are flagged rather than trusted).
+    """
+    n_pts = len(xy)
+    n_rings = len(shell)
+    cap = n_pts - n_rings
+    key = np.empty(cap, dtype=np.uint64)
+    forward = np.empty(cap, dtype=bool)
+    start = np.empty(cap, dtype=np.int32 if n_pts < 2**31 else np.int64)
+    uncertain = np.zeros(n_rings, dtype=bool)
+    bits = xy.view(np.uint64)
+    fill = 0
+    r0 = 0
+    while r0 < n_rings:
+        # whole rings per step, about _CHUNK_POINTS coordinates
+        r1 = int(np.searchsorted(ring_off, ring_off[r0] + _CHUNK_POINTS, side="right")) - 1
+        r1 = min(max(r1, r0 + 1), n_rings)
+        p0, p1 = int(ring_off[r0]), int(ring_off[r1])
+        lens = np.diff(ring_off[r0 : r1 + 1])
+        rid = np.repeat(np.arange(r1 - r0), lens)
+        # edge i runs from point i to i + 1 of the same ring (the last point closes the ring)
+        has_edge = np.ones(p1 - p0, dtype=bool)
+        has_edge[ring_off[r0 + 1 : r1 + 1] - 1 - p0] = False
+        i = np.flatnonzero(has_edge)
+        del has_edge
+        x, y = xy[p0:p1, 0], xy[p0:p1, 1]
+        er = rid[i]
+        first = ring_off[r0:r1] - p0
+        x0, y0 = x[first][er], y[first][er]
+        term = (x[i] - x0) * (y[i + 1] - y0) - (x[i + 1] - x0) * (y[i] - y0)
+        area2 = np.bincount(er, weights=term, minlength=r1 - r0)
+        scale = np.bincount(er, weights=np.abs(term), minlength=r1 - r0)
+        del term, x0, y0
+        sh = shell[r0:r1]
+        flip = np.where(sh, area2 < 0, area2 > 0)
+        uncertain[r0:r1] = np.abs(area2) <= 1e-9 * scale
+        ax, ay, bx, by = x[i], y[i], x[i + 1], y[i + 1]
+        keep = (ax != bx) | (ay != by)
+        i, er = i[keep], er[keep]
+        ax, ay, bx, by = ax[keep], ay[keep], bx[keep], by[keep]
+        a_lo = (ax < bx) | ((ax == bx) & (ay < by))
+        ia, ib = i + p0, i + 1 + p0
+        lo = np.where(a_lo, ia, ib)
+        hi = np.where(a_lo, ib, ia)
+        del ax, ay, bx, by
+        h = _mix(bits[lo, 0])
+        h ^= bits[lo, 1]
+        _mix(h)
+        h ^= bits[hi, 0]
+        _mix(h)
+        h ^= bits[hi, 1]
+        _mix(h)
+        m = len(i)
+        key[fill : fill + m] = h
+        forward[fill : fill + m] = a_lo ^ flip[er]
+        start[fill : fill + m] = ia
+        fill += m
+        r0 = r1
+    return key[:fill], forward[:fill], start[:fill], uncertain
+
+
+def flag_overlap_candidates(g: NDArray) -> NDArray:
+    """Indices into ``g`` (valid polygons, EPSG:4547) of the polygons that may overlap another.
+
+    Vectorised in numpy; a superset of what must be checked exactly (see
+    :func:`overlap_problems` for the argument). A polygon is flagged when one of its
+    non-degenerate ring edges, oriented with the interior on its left, is not paired with
+    exactly one other edge that has the same two end points (bit for bit) in the opposite
+    direction and no further copies: an edge on the outer boundary of the upload or of a gap,
+    a T-junction, a crossing, a collinear part of a longer edge, or a duplicate. Polygons with a
+    ring whose orientation is numerically uncertain are flagged too.
+
+    Edges are matched by sorting a 64-bit hash of their canonical end points; every pair that
+    the hash puts together is verified on the coordinates themselves, and anything a collision
+    disturbs is flagged, so a collision can add work but never hide an edge.
+    """
+    if len(g) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ring_off, shell, feat_off = _ring_layout(g)
+    xy = shapely.get_coordinates(g)
+    if len(xy) != ring_off[-1]:  # pragma: no cover - the layouts disagree: check everything
+        return np.arange(len(g))
+    key, forward, start, uncertain = _edge_keys(xy, ring_off, shell)
+    order = np.argsort(key)
+    key = key[order]
+    e = len(key)
+    good = np.zeros(e, dtype=bool)
+    if e >= 2:
+        eq = key[1:] == key[:-1]
+        del key
+        # runs of exactly two equal keys: eq[p] with no equal neighbour on either side
+        two = eq.copy()
+        two[1:] &= ~eq[:-1]
+        two[:-1] &= ~eq[1:]
+        del eq
+        p = np.flatnonzero(two)
+        del two
+        e1, e2 = order[p], order[p + 1]
+        s1, s2 = start[e1], start[e2]
+        # one complex number per point: == compares x and y as floats
+        pt = xy.view(np.complex128).ravel()
+        a1, b1, a2, b2 = pt[s1], pt[s1 + 1], pt[s2], pt[s2 + 1]
+        same = ((a1 == a2) & (b1 == b2)) | ((a1 == b2) & (b1 == a2))
+        ok = same & (forward[e1] != forward[e2])
+        good[e1[ok]] = True
+        good[e2[ok]] = True
+    bad_start = start[~good]
+    bad_ring_pts = ring_off[:-1][uncertain]
+    pts = np.concatenate([bad_start.astype(np.int64), bad_ring_pts])
+    return np.unique(np.searchsorted(feat_off, pts, side="right") - 1)
+
+
 def overlap_problems(geoms: NDArray, ok: NDArray, area: NDArray, sliver_m2: float) -> list[Problem]:
     """Overlaps between the good features (with their area) and slivers below ``sliver_m2``.
 
     Pure function of its inputs (it can run in a worker thread while rows are being copied;
-    shapely releases the GIL). GEOS's coverage validator first flags the polygons whose edges
-    do not match their neighbours' (in any overlapping pair at least one is flagged, including
-    containment and duplicates); only those are then tested exactly against their candidates
-    for interiors that intersect (DE-9IM ``T********``). Touching neighbours are not overlaps.
+    numpy and shapely release the GIL). :func:`flag_overlap_candidates` first flags, in numpy,
+    the polygons whose edges are not each shared with exactly one reverse neighbour edge;
+    only those are then tested exactly against their STRtree candidates for interiors that
+    intersect (DE-9IM ``T********``), and the intersection area (m², EPSG:4547) is computed
+    for each such pair. Touching neighbours, and a polygon exactly filling another's hole, are
+    not overlaps (their interiors do not meet).
+
+    Why the pre-filter misses no overlapping region. Orient every ring so that its polygon's
+    interior lies on the left of each edge. Let the depth of a point be the number of polygons
+    whose interior contains it; an overlap is a connected open region D of depth ≥ 2. D is
+    bounded, so its boundary contains a point x in the relative interior of a segment, away
+    from every vertex and crossing; all ring edges through x are collinear there, depth is
+    constant on each side, and it is ≥ 2 on the D side and ≤ 1 on the other. Group the edges
+    through x by their exact end points; in each group g let d_g be the edges with D on their
+    left and s_g the others. Crossing from the shallow side into D raises depth by
+    Σ (d_g − s_g) ≥ 1, so some group has d_g > s_g:
+
+    - d_g ≥ 2: those edges are same-direction duplicates, so their polygons are flagged, and
+      two of them contain the D side next to x: an overlapping pair with a flagged member;
+    - d_g = 1, s_g = 0: an edge without a reverse partner, so its polygon P is flagged; P
+      contains the D side next to x, where depth ≥ 2, so some Q overlaps P there.
+
+    Hence every connected overlap region yields at least one reported pair, and the pair's
+    area is exact. Consequences for the usual cases: a duplicate (every edge duplicated), a
+    polygon containing or partly overlapping another, or lying wholly in another's interior
+    (its edges have no partner, and neither do the container's outer edges) are all reported
+    pairwise. The only pairs that can go unreported are between two polygons that are each
+    fully stitched into a different tessellation stacked over the same ground (say the inner
+    cells of two different grids laid over one block); the stack's rim is still reported
+    against them. GEOS's ``CoverageValidator`` (the method used before) has the same blind
+    spot: it accepts an edge matched by a reverse edge of an adjacent polygon and flags only
+    same-side matches and unmatched edges that interact with a neighbour, a subset of what is
+    flagged here, so every pair the old method reported is still reported.
     """
     problems: list[Problem] = []
     idx = np.flatnonzero(ok)
     g = geoms[idx]
-    flagged = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(g)))
+    flagged = flag_overlap_candidates(g)
     if len(flagged):
         tree = shapely.STRtree(g)
         qa, qb = tree.query(g[flagged], predicate="intersects")
