@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAME_SCHEMA_SQL = (
     "INSERT INTO datasets (id, layer, status, file_name, uploaded_by) "
     "VALUES (999999, 'parcels', 'staging', 'bench', 'bench'); "
+    "SELECT tz_parcels_partition(999999); "
     "INSERT INTO parcels (dataset_id, code, category, project_code, owner, geom) "
     "SELECT 999999, 宗地编号, (CASE 权属类型 WHEN '原农村集体土地' THEN 'collective' "
     "WHEN '原光明农场国有用地' THEN 'state_farm' "

@@ -160,8 +160,11 @@ class Parcel(Base):
     """宗地: a parcel with its ownership category and the project it belongs to (by code)."""
 
     __tablename__ = "parcels"
+    # Partitioned by dataset (migration 0004): the key holds the partition key.
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
     code: Mapped[str] = mapped_column(String(60))
     category: Mapped[OwnershipCategory] = mapped_column(
         _enum(OwnershipCategory, "ownership_category")
@@ -172,6 +175,7 @@ class Parcel(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "code", name="uq_parcels_dataset_code"),
         Index("ix_parcels_geom", "geom", postgresql_using="gist"),
+        {"postgresql_partition_by": "LIST (dataset_id)"},
     )
 
 

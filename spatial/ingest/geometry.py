@@ -143,17 +143,14 @@ def check_geometries(
     _refuse_rows(
         report, np.flatnonzero(empty), "geometry_empty", "几何为空（EMPTY）", "empty geometry", ok
     )
-    coords, cidx = shapely.get_coordinates(geoms, include_z=True, return_index=True)
-    bad = np.unique(cidx[~np.isfinite(coords[:, :2]).all(axis=1)])
     _refuse_rows(
         report,
-        bad,
+        _nonfinite_rows(geoms),
         "geometry_nonfinite",
         "坐标含 NaN 或无穷大",
         "coordinates contain NaN or infinity",
         ok,
     )
-    del coords, cidx
     tids = shapely.get_type_id(geoms)
     nonpoly = ok & ~np.isin(tids, (POLYGON, MULTIPOLYGON))
     if nonpoly.any():
@@ -207,6 +204,19 @@ def check_geometries(
     area = np.zeros(n)
     area[ok] = shapely.area(out[ok])
     return GeometryResult(out, ok, area)
+
+
+_COORD_CHUNK = 100_000
+"""Geometries whose coordinates are inspected at a time (bounds the x/y arrays' memory)."""
+
+
+def _nonfinite_rows(geoms: NDArray) -> NDArray:
+    """Indices of the geometries with a NaN or infinite x or y (Z/M are dropped anyway)."""
+    bad = []
+    for lo in range(0, len(geoms), _COORD_CHUNK):
+        xy, idx = shapely.get_coordinates(geoms[lo : lo + _COORD_CHUNK], return_index=True)
+        bad.append(np.unique(idx[~np.isfinite(xy).all(axis=1)]) + lo)
+    return np.concatenate(bad) if bad else np.empty(0, dtype=np.intp)
 
 
 def _outside(out: NDArray, ok: NDArray, report: IngestReport, src: NDArray) -> None:
