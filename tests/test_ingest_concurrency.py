@@ -31,6 +31,8 @@ def stall(cp, data):
     time.sleep(600)
 
 d._write_chunk = stall
+if sys.argv[3] == "bulk":  # stage over parallel sessions, as large parcel uploads do
+    d.BULK_MIN_ROWS = 1
 ingest(sys.argv[1], "parcels", engine=create_engine(sys.argv[2]))
 """
 
@@ -45,10 +47,20 @@ def _statuses(engine) -> list[str]:
         return list(conn.execute(text("SELECT status FROM datasets ORDER BY id")).scalars())
 
 
-def test_killed_mid_copy_leaves_zero_rows_and_next_run_cleans_up(db, tmp_path: Path) -> None:
+def _staging_table(engine) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT to_regclass('parcels_ds_' || (SELECT min(id) FROM datasets))::text")
+        ).scalar_one()
+
+
+@pytest.mark.parametrize("path", ["transaction", "bulk"])
+def test_killed_mid_copy_leaves_zero_rows_and_next_run_cleans_up(
+    db, tmp_path: Path, path: str
+) -> None:
     shp = write_shp(parcels(500), tmp_path / "a")
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_SCRIPT, str(shp), db.url],
+        [sys.executable, "-c", KILLED_SCRIPT, str(shp), db.url, path],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -73,6 +85,8 @@ def test_killed_mid_copy_leaves_zero_rows_and_next_run_cleans_up(db, tmp_path: P
         time.sleep(0.1)
     assert _count(db.engine, "SELECT count(*) FROM parcels") == 0
     assert _count(db.engine, "SELECT count(*) FROM current_parcels") == 0
+    # the bulk path's staging table was committed unattached; the transactional one rolled back
+    assert (_staging_table(db.engine) is not None) is (path == "bulk")
     report = ingest(write_shp(parcels(3), tmp_path / "b"), "parcels", engine=db.engine)
     assert report.status == "published"
     assert [p.code for p in report.problems if p.code == "staging_cleaned"] == ["staging_cleaned"]
@@ -81,6 +95,39 @@ def test_killed_mid_copy_leaves_zero_rows_and_next_run_cleans_up(db, tmp_path: P
     with db.engine.connect() as conn:
         note = conn.execute(text("SELECT report FROM datasets ORDER BY id LIMIT 1")).scalar_one()
     assert note["interrupted"] is True
+    assert _staging_table(db.engine) is None
+
+
+def test_bulk_load_publishes_a_partition_with_its_constraints(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spatial.datasets as d
+
+    monkeypatch.setattr(d, "BULK_MIN_ROWS", 1)
+    gdf = parcels(500)
+    report = ingest(write_shp(gdf, tmp_path / "a"), "parcels", engine=db.engine)
+    assert report.status == "published"
+    assert report.counts.written == 500
+    assert {"copy_rows", "build_indexes"} <= set(report.timings_s)
+    part = f"parcels_ds_{report.dataset_id}"
+    with db.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                text(
+                    "SELECT conname, contype::text FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(:p)"
+                ),
+                {"p": part},
+            ).all()
+        )
+        area = conn.execute(text("SELECT sum(ST_Area(geom)) FROM current_parcels")).scalar_one()
+        codes = conn.execute(text("SELECT count(DISTINCT code) FROM current_parcels")).scalar_one()
+    assert kinds[f"{part}_pkey"] == "p"
+    assert kinds[f"{part}_key"] == "u"
+    assert kinds[f"{part}_dataset"] == "c"
+    assert area == pytest.approx(report.total_area_m2, abs=0.01)
+    assert area == pytest.approx(float(gdf.area.sum()), abs=0.01)
+    assert codes == 500
 
 
 def _hold_layer_lock(engine, release: threading.Event, held: threading.Event) -> None:

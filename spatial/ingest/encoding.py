@@ -70,6 +70,7 @@ class EncodingChoice:
     codec: str
     method: str
     name_fixes: dict[int, bytes] | None = None
+    records_unchecked: bool = False
 
     @property
     def label(self) -> str:
@@ -174,8 +175,10 @@ def repair_field_names(dbf: Path, fixes: dict[int, bytes]) -> None:
             fh.write(name.ljust(11, b"\x00"))
 
 
-def _first_bad_row(d: _Dbf, codec: str) -> int | None:
+def _first_bad_row(d: _Dbf, codec: str, records: bool = True) -> int | None:
     """0 if the field names do not decode, the 1-based row that does not, or None if all do.
+
+    With ``records`` False only the field names are checked.
 
     Reads the records in chunks aligned on record boundaries (bounded memory); each record
     starts with an ASCII deletion flag, so a chunk boundary never splits a character.
@@ -186,6 +189,8 @@ def _first_bad_row(d: _Dbf, codec: str) -> int | None:
         except UnicodeDecodeError:
             if _name_fix(name, codec) is None:
                 return 0
+    if not records:
+        return None
     step = _CHUNK_RECORDS * max(d.record_len, 1)
     with open(d.path, "rb") as fh:
         fh.seek(d.header_len)
@@ -207,7 +212,12 @@ def _all_ascii(d: _Dbf) -> bool:
 
 
 def choose_encoding(
-    dbf: Path | None, cpg: Path | None, override: str | None, fmt: str
+    dbf: Path | None,
+    cpg: Path | None,
+    override: str | None,
+    fmt: str,
+    *,
+    check_rows: bool = True,
 ) -> EncodingChoice:
     """Choose and verify the encoding of a dataset's attribute text.
 
@@ -219,6 +229,11 @@ def choose_encoding(
         ``--encoding`` from the user, if any.
     fmt
         The GDAL driver name.
+    check_rows
+        Verify every record now. With False, an encoding declared by ``--encoding``, the
+        ``.cpg`` or the language-driver byte is checked on the field names only, and the caller
+        must run :func:`check_records` (e.g. while GDAL reads the file in other threads).
+        Detection always reads every record.
 
     Raises
     ------
@@ -248,20 +263,33 @@ def choose_encoding(
         choice = _detect(d)
         choice.name_fixes = field_name_fixes(dbf, choice.codec)
         return choice
-    bad = _first_bad_row(d, choice.codec)
+    bad = _first_bad_row(d, choice.codec, records=check_rows)
     if bad is not None:
-        where_zh = f"第 {bad} 行" if bad else "字段名"
-        where_en = f"row {bad}" if bad else "the field names"
-        raise InvalidInput(
-            f".dbf 文本无法按 {choice.label} 解码（{where_zh}；编码来源：{choice.method}）；"
-            "请用 --encoding 指定正确的编码（如 GBK 或 UTF-8）",
-            f".dbf text does not decode as {choice.label} (at {where_en}; chosen by: "
-            f"{choice.method}); pass the right one with --encoding (e.g. GBK or UTF-8)",
-            row=bad or None,
-            encoding=choice.label,
-        )
+        raise _undecodable(choice, bad)
     choice.name_fixes = field_name_fixes(dbf, choice.codec)
+    choice.records_unchecked = not check_rows
     return choice
+
+
+def check_records(dbf: Path, choice: EncodingChoice) -> None:
+    """Refuse (InvalidInput, with the first bad row) unless every record decodes as chosen."""
+    bad = _first_bad_row(_dbf(dbf), choice.codec)
+    if bad is not None:
+        raise _undecodable(choice, bad)
+    choice.records_unchecked = False
+
+
+def _undecodable(choice: EncodingChoice, bad: int) -> InvalidInput:
+    where_zh = f"第 {bad} 行" if bad else "字段名"
+    where_en = f"row {bad}" if bad else "the field names"
+    return InvalidInput(
+        f".dbf 文本无法按 {choice.label} 解码（{where_zh}；编码来源：{choice.method}）；"
+        "请用 --encoding 指定正确的编码（如 GBK 或 UTF-8）",
+        f".dbf text does not decode as {choice.label} (at {where_en}; chosen by: "
+        f"{choice.method}); pass the right one with --encoding (e.g. GBK or UTF-8)",
+        row=bad or None,
+        encoding=choice.label,
+    )
 
 
 def _detect(d: _Dbf) -> EncodingChoice:

@@ -9,7 +9,10 @@ two transactions on one connection:
    orphan that the next run recognises);
 2. one that COPYs the rows, takes the layer lock (waiting at most ``lock_timeout_s``, then
    Conflict/409), re-checks the SHA-256 and publishes. PostgreSQL guarantees that a COPY
-   interrupted before this commit leaves nothing visible.
+   interrupted before this commit leaves nothing visible. Large parcel uploads are first
+   staged into an unattached partition over parallel sessions (:func:`datasets.bulk_load`);
+   only the attach in this transaction makes them visible, and a killed run's staging table is
+   dropped by the next run's cleanup.
 
 Refused uploads are recorded as ``failed`` datasets with their report and no rows.
 """
@@ -269,12 +272,20 @@ def _prepare(
         report.format = src.driver
         if path.suffix.lower() == ".zip":
             report.source_layer = src.display_name
-        enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver)
+        enc = encoding.choose_encoding(
+            src.dbf, src.cpg, enc_override, src.driver, check_rows=False
+        )
         report.encoding, report.encoding_method = enc.label, enc.method
         t = report.lap("encoding", t)
         if enc.name_fixes:
             _repair_names(src, work, enc, report)
-        read = read_source(src, enc, source_layer)
+        # GDAL reads (in threads of its own) while every record is checked to decode in the
+        # declared encoding: GDAL's recoding would otherwise turn bad bytes into mojibake.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as pool:
+            reading = pool.submit(read_source, src, enc, source_layer)
+            if enc.records_unchecked and src.dbf is not None:
+                encoding.check_records(src.dbf, enc)
+            read = reading.result()
         t = report.lap("read", t)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -417,9 +428,13 @@ def _write(
                 severity="info",
             )
         try:
+            t = time.perf_counter()
+            bulk = lay in datasets.PARTITIONED_LAYERS and n >= datasets.BULK_MIN_ROWS
+            if bulk:  # staged unattached over parallel sessions; attached by publish below
+                datasets.bulk_load(eng, lay, ds, values, geoms, timings=report.timings_s)
             with conn.begin():
-                t = time.perf_counter()
-                datasets.copy_arrays(conn, lay, ds, values, geoms)
+                if not bulk:
+                    datasets.copy_arrays(conn, lay, ds, values, geoms, timings=report.timings_s)
                 t = report.lap("copy", t)
                 if overlaps is not None:
                     _add_all(report, overlaps.result())

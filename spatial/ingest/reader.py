@@ -8,6 +8,7 @@ path for just those rows.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,10 @@ from spatial.ingest.geometry import CURVE_TYPES, wkb_base_types
 
 _PARSE_CHUNK = 50_000
 """WKB values converted to shapely per step (bounds the temporary bytes objects)."""
+PARALLEL_MIN_FEATURES = 200_000
+"""From this many features, a file whose driver seeks by index is read in ranges, in threads."""
+READ_THREADS = 2
+"""Threads reading ranges of a large file (the machine this was tuned on has 2 cores)."""
 _GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError, RuntimeError)
 
 
@@ -95,8 +100,50 @@ def read_source(src: Source, enc: EncodingChoice, source_layer: str | None) -> R
             f"the file opens with the {info.get('driver')} driver, not the expected "
             f"{src.driver}; refused",
         )
+    total = int(info.get("features") or 0)
+    caps = info.get("capabilities") or {}
+    parts = 1
+    if total >= PARALLEL_MIN_FEATURES and caps.get("fast_set_next_by_index"):
+        parts = READ_THREADS
+    if parts > 1:
+        step = -(-total // parts)
+        with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="read") as pool:
+            pieces = list(
+                pool.map(lambda i: _read_range(src, enc, kw, i * step, step), range(parts))
+            )
+        meta = pieces[0][0]
+        table = pa.concat_tables([p[1] for p in pieces])
+        geoms = np.concatenate([p[2] for p in pieces])
+        types = np.concatenate([p[3] for p in pieces])
+        del pieces
+    else:
+        meta, table, geoms, types = _read_range(src, enc, kw, 0, 0)
+    if table.num_rows != total and int(info.get("features", -1)) >= 0:
+        raise _corrupt(src, ValueError(f"read {table.num_rows} of {info.get('features')} features"))
+    parseable = (types >= 0) & (types <= 7)
+    curved = np.isin(types, list(CURVE_TYPES))
+    if curved.any():
+        geoms[curved] = _linearised(src, kw)[curved]
+    other = ~parseable & ~curved & (types >= 0)
+    if other.any():
+        # keep a marker geometry that the type check refuses (TIN, PolyhedralSurface …)
+        geoms[other] = shapely.Point(0, 0)
+    fields = [str(f) for f in meta.get("fields", [])]
+    return Read(table, geoms, types, layer, meta.get("crs"), fields)
+
+
+def _read_range(
+    src: Source, enc: EncodingChoice, kw: dict[str, Any], skip: int, count: int
+) -> tuple[dict[str, Any], pa.Table, NDArray, NDArray]:
+    """Read ``count`` features after the first ``skip`` (all when ``count`` is 0).
+
+    Returns the layer metadata, the attribute table, the shapely geometries (None where the WKB
+    is not a simple-feature type shapely parses) and the WKB base type codes. GDAL and GEOS
+    release the GIL, so ranges read in threads run on separate cores.
+    """
+    rng: dict[str, Any] = {"skip_features": skip, "max_features": count} if count else {}
     try:
-        meta, table = pyogrio.read_arrow(src.path, **kw)
+        meta, table = pyogrio.read_arrow(src.path, **kw, **rng)
     except _GDAL_ERRORS as exc:
         raise _corrupt(src, exc) from exc
     except UnicodeDecodeError as exc:
@@ -104,8 +151,6 @@ def read_source(src: Source, enc: EncodingChoice, source_layer: str | None) -> R
             f"文本无法按 {enc.label} 解码；请用 --encoding 指定正确的编码",
             f"text does not decode as {enc.label}; pass the right one with --encoding",
         ) from exc
-    if table.num_rows != int(info.get("features") or 0) and int(info.get("features", -1)) >= 0:
-        raise _corrupt(src, ValueError(f"read {table.num_rows} of {info.get('features')} features"))
     gcol = meta.get("geometry_name") or "wkb_geometry"
     if gcol not in table.column_names:
         raise InvalidInput("文件没有几何列", "the file has no geometry column")
@@ -125,16 +170,7 @@ def read_source(src: Source, enc: EncodingChoice, source_layer: str | None) -> R
             geoms[lo : lo + len(values)] = shapely.from_wkb(values, on_invalid="ignore")
         except (shapely.errors.GEOSException, ValueError) as exc:
             raise _corrupt(src, exc) from exc
-    del arr
-    curved = np.isin(types, list(CURVE_TYPES))
-    if curved.any():
-        geoms[curved] = _linearised(src, kw)[curved]
-    other = ~parseable & ~curved & (types >= 0)
-    if other.any():
-        # keep a marker geometry that the type check refuses (TIN, PolyhedralSurface …)
-        geoms[other] = shapely.Point(0, 0)
-    fields = [str(f) for f in meta.get("fields", [])]
-    return Read(table, geoms, types, layer, meta.get("crs"), fields)
+    return meta, table, geoms, types
 
 
 def _linearised(src: Source, kw: dict[str, Any]) -> NDArray:
