@@ -314,7 +314,7 @@ def _repair(out: NDArray, ok: NDArray, report: IngestReport, strict: bool) -> No
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_CHUNK_POINTS = 1 << 20  # coordinates hashed per step (bounds the temporaries, ~100 MB)
+_CHUNK_POINTS = 1 << 18  # coordinates hashed per step (bounds the temporaries, ~30 MB)
 
 
 def _mix(h: NDArray) -> NDArray:
@@ -361,19 +361,23 @@ def _ring_layout(g: NDArray) -> tuple[NDArray, NDArray, NDArray]:
 
 def _edge_keys(
     xy: NDArray, ring_off: NDArray, shell: NDArray
-) -> tuple[NDArray, NDArray, NDArray, NDArray]:
-    """Hash key, direction and start coordinate of every non-degenerate ring edge.
+) -> tuple[NDArray, NDArray, NDArray, NDArray, int]:
+    """Sort keys, direction and start coordinate of every non-degenerate ring edge.
 
     Edges are oriented so that the polygon's interior lies on their left (shells
-    counter-clockwise, holes clockwise, from the exact-bit shoelace sign of each ring).
-    The key hashes the float64 bits of the two end points in a canonical (lexicographic)
-    order, so an edge and its reverse share a key; ``forward`` says whether the oriented edge
-    runs from the lexicographically smaller point. Also returns the rings whose orientation is
-    numerically uncertain (their polygons are flagged rather than trusted).
+    counter-clockwise, holes clockwise, from the shoelace sign of each ring computed relative to
+    its first vertex). An edge is keyed by a 64-bit hash of the float64 bits of its two end
+    points taken in canonical (lexicographic) order, so an edge and its reverse share a hash;
+    ``forward`` says whether the oriented edge runs from the lexicographically smaller point.
+    The low ``shift`` bits of each key hold the edge's own index (so one in-place sort of the
+    keys also gives the permutation); the high bits hold the hash. Also returns the rings whose
+    orientation is numerically uncertain (their polygons are flagged rather than trusted).
     """
     n_pts = len(xy)
     n_rings = len(shell)
-    cap = n_pts - n_rings
+    cap = max(n_pts - n_rings, 1)
+    shift = cap.bit_length()
+    hash_mask = ~np.uint64((1 << shift) - 1)
     key = np.empty(cap, dtype=np.uint64)
     forward = np.empty(cap, dtype=bool)
     start = np.empty(cap, dtype=np.int32 if n_pts < 2**31 else np.int64)
@@ -387,46 +391,43 @@ def _edge_keys(
         r1 = min(max(r1, r0 + 1), n_rings)
         p0, p1 = int(ring_off[r0]), int(ring_off[r1])
         lens = np.diff(ring_off[r0 : r1 + 1])
-        rid = np.repeat(np.arange(r1 - r0), lens)
-        # edge i runs from point i to i + 1 of the same ring (the last point closes the ring)
-        has_edge = np.ones(p1 - p0, dtype=bool)
-        has_edge[ring_off[r0 + 1 : r1 + 1] - 1 - p0] = False
-        i = np.flatnonzero(has_edge)
-        del has_edge
+        # edge k runs from point k to k + 1 of the same ring (a ring's last point closes it)
+        is_edge = np.ones(p1 - p0 - 1, dtype=bool)
+        is_edge[ring_off[r0 + 1 : r1] - 1 - p0] = False
         x, y = xy[p0:p1, 0], xy[p0:p1, 1]
-        er = rid[i]
+        ax, ay, bx, by = x[:-1], y[:-1], x[1:], y[1:]
+        rid = np.repeat(np.arange(r1 - r0), lens)[:-1]
         first = ring_off[r0:r1] - p0
-        x0, y0 = x[first][er], y[first][er]
-        term = (x[i] - x0) * (y[i + 1] - y0) - (x[i + 1] - x0) * (y[i] - y0)
-        area2 = np.bincount(er, weights=term, minlength=r1 - r0)
-        scale = np.bincount(er, weights=np.abs(term), minlength=r1 - r0)
-        del term, x0, y0
-        sh = shell[r0:r1]
-        flip = np.where(sh, area2 < 0, area2 > 0)
+        x0, y0 = np.repeat(x[first], lens)[:-1], np.repeat(y[first], lens)[:-1]
+        term = (ax - x0) * (by - y0) - (bx - x0) * (ay - y0)
+        term[~is_edge] = 0.0
+        del x0, y0
+        area2 = np.bincount(rid, weights=term, minlength=r1 - r0)
+        scale = np.bincount(rid, weights=np.abs(term), minlength=r1 - r0)
+        del term, rid
+        flip = np.where(shell[r0:r1], area2 < 0, area2 > 0)
         uncertain[r0:r1] = np.abs(area2) <= 1e-9 * scale
-        ax, ay, bx, by = x[i], y[i], x[i + 1], y[i + 1]
-        keep = (ax != bx) | (ay != by)
-        i, er = i[keep], er[keep]
-        ax, ay, bx, by = ax[keep], ay[keep], bx[keep], by[keep]
-        a_lo = (ax < bx) | ((ax == bx) & (ay < by))
-        ia, ib = i + p0, i + 1 + p0
-        lo = np.where(a_lo, ia, ib)
-        hi = np.where(a_lo, ib, ia)
-        del ax, ay, bx, by
-        h = _mix(bits[lo, 0])
-        h ^= bits[lo, 1]
+        keep = is_edge & ((ax != bx) | (ay != by))
+        k = np.flatnonzero(keep)
+        del is_edge, keep
+        a_lo = (ax[k] < bx[k]) | ((ax[k] == bx[k]) & (ay[k] < by[k]))
+        xb, yb = bits[p0:p1, 0], bits[p0:p1, 1]
+        h = _mix(np.where(a_lo, xb[k], xb[k + 1]))
+        h ^= np.where(a_lo, yb[k], yb[k + 1])
         _mix(h)
-        h ^= bits[hi, 0]
+        h ^= np.where(a_lo, xb[k + 1], xb[k])
         _mix(h)
-        h ^= bits[hi, 1]
+        h ^= np.where(a_lo, yb[k + 1], yb[k])
         _mix(h)
-        m = len(i)
+        m = len(k)
+        h &= hash_mask
+        h |= np.arange(fill, fill + m, dtype=np.uint64)
         key[fill : fill + m] = h
-        forward[fill : fill + m] = a_lo ^ flip[er]
-        start[fill : fill + m] = ia
+        forward[fill : fill + m] = a_lo ^ np.repeat(flip, lens)[k]
+        start[fill : fill + m] = k + p0
         fill += m
         r0 = r1
-    return key[:fill], forward[:fill], start[:fill], uncertain
+    return key[:fill], forward[:fill], start[:fill], uncertain, shift
 
 
 def flag_overlap_candidates(g: NDArray) -> NDArray:
@@ -440,9 +441,11 @@ def flag_overlap_candidates(g: NDArray) -> NDArray:
     a T-junction, a crossing, a collinear part of a longer edge, or a duplicate. Polygons with a
     ring whose orientation is numerically uncertain are flagged too.
 
-    Edges are matched by sorting a 64-bit hash of their canonical end points; every pair that
-    the hash puts together is verified on the coordinates themselves, and anything a collision
-    disturbs is flagged, so a collision can add work but never hide an edge.
+    Edges are matched by sorting a hash of their canonical end points; every pair that the
+    hash puts together is verified on the coordinates themselves, and anything a collision
+    disturbs (a run of three or more equal hashes, a pair whose coordinates differ) is flagged,
+    so a collision can add work but never hide an edge. Extra memory: the coordinates (16 bytes
+    a vertex) and about 20 bytes an edge.
     """
     if len(g) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -450,33 +453,33 @@ def flag_overlap_candidates(g: NDArray) -> NDArray:
     xy = shapely.get_coordinates(g)
     if len(xy) != ring_off[-1]:  # pragma: no cover - the layouts disagree: check everything
         return np.arange(len(g))
-    key, forward, start, uncertain = _edge_keys(xy, ring_off, shell)
-    order = np.argsort(key)
-    key = key[order]
+    key, forward, start, uncertain, shift = _edge_keys(xy, ring_off, shell)
+    key.sort()
     e = len(key)
+    order = (key & np.uint64((1 << shift) - 1)).astype(np.int64)
+    key >>= np.uint64(shift)
     good = np.zeros(e, dtype=bool)
     if e >= 2:
         eq = key[1:] == key[:-1]
         del key
-        # runs of exactly two equal keys: eq[p] with no equal neighbour on either side
+        # runs of exactly two equal hashes: eq[p] with no equal neighbour on either side
         two = eq.copy()
         two[1:] &= ~eq[:-1]
         two[:-1] &= ~eq[1:]
         del eq
-        p = np.flatnonzero(two)
+        p_all = np.flatnonzero(two)
         del two
-        e1, e2 = order[p], order[p + 1]
-        s1, s2 = start[e1], start[e2]
-        # one complex number per point: == compares x and y as floats
-        pt = xy.view(np.complex128).ravel()
-        a1, b1, a2, b2 = pt[s1], pt[s1 + 1], pt[s2], pt[s2 + 1]
-        same = ((a1 == a2) & (b1 == b2)) | ((a1 == b2) & (b1 == a2))
-        ok = same & (forward[e1] != forward[e2])
-        good[e1[ok]] = True
-        good[e2[ok]] = True
-    bad_start = start[~good]
-    bad_ring_pts = ring_off[:-1][uncertain]
-    pts = np.concatenate([bad_start.astype(np.int64), bad_ring_pts])
+        pt = xy.view(np.complex128).ravel()  # one number per point: == compares x and y
+        for c0 in range(0, len(p_all), _CHUNK_POINTS):
+            p = p_all[c0 : c0 + _CHUNK_POINTS]
+            e1, e2 = order[p], order[p + 1]
+            s1, s2 = start[e1], start[e2]
+            a1, b1, a2, b2 = pt[s1], pt[s1 + 1], pt[s2], pt[s2 + 1]
+            same = ((a1 == a2) & (b1 == b2)) | ((a1 == b2) & (b1 == a2))
+            ok = same & (forward[e1] != forward[e2])
+            good[e1[ok]] = True
+            good[e2[ok]] = True
+    pts = np.concatenate([start[~good].astype(np.int64), ring_off[:-1][uncertain]])
     return np.unique(np.searchsorted(feat_off, pts, side="right") - 1)
 
 
