@@ -526,14 +526,21 @@ def overlap_problems(geoms: NDArray, ok: NDArray, area: NDArray, sliver_m2: floa
     g = geoms[idx]
     flagged = flag_overlap_candidates(g)
     if len(flagged):
-        tree = shapely.STRtree(g)
-        qa, qb = tree.query(g[flagged], predicate="intersects")
+        # every polygon whose envelope meets a flagged one's: a tree over the flagged only
+        # (usually a few thousand) queried with all envelopes is cheaper than a tree of all
+        qb, qa = shapely.STRtree(g[flagged]).query(g)
         a, b = flagged[qa], qb
-        keep = a != b
-        a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        del qa, qb
+        is_flagged = np.zeros(len(g), dtype=bool)
+        is_flagged[flagged] = True
+        # a pair of two flagged polygons comes twice: keep it once
+        keep = (a < b) | ((a > b) & ~is_flagged[b])
+        code = np.sort(np.minimum(a[keep], b[keep]) * len(g) + np.maximum(a[keep], b[keep]))
+        a, b = code // len(g), code % len(g)
+        del code, keep
         if len(a):
-            pairs = np.unique(np.stack([a, b], axis=1), axis=0)
-            a, b = pairs[:, 0], pairs[:, 1]
+            meet = shapely.intersects(g[a], g[b])
+            a, b = a[meet], b[meet]
             inner = shapely.relate_pattern(g[a], g[b], "T********")
             a, b = a[inner], b[inner]
         if len(a):
