@@ -445,7 +445,7 @@ def flag_overlap_candidates(g: NDArray) -> NDArray:
     hash puts together is verified on the coordinates themselves, and anything a collision
     disturbs (a run of three or more equal hashes, a pair whose coordinates differ) is flagged,
     so a collision can add work but never hide an edge. Extra memory: the coordinates (16 bytes
-    a vertex) and about 20 bytes an edge.
+    a vertex) and about 30 bytes an edge.
     """
     if len(g) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -509,17 +509,25 @@ def overlap_problems(geoms: NDArray, ok: NDArray, area: NDArray, sliver_m2: floa
     - d_g = 1, s_g = 0: an edge without a reverse partner, so its polygon P is flagged; P
       contains the D side next to x, where depth ≥ 2, so some Q overlaps P there.
 
-    Hence every connected overlap region yields at least one reported pair, and the pair's
-    area is exact. Consequences for the usual cases: a duplicate (every edge duplicated), a
-    polygon containing or partly overlapping another, or lying wholly in another's interior
-    (its edges have no partner, and neither do the container's outer edges) are all reported
-    pairwise. The only pairs that can go unreported are between two polygons that are each
-    fully stitched into a different tessellation stacked over the same ground (say the inner
-    cells of two different grids laid over one block); the stack's rim is still reported
-    against them. GEOS's ``CoverageValidator`` (the method used before) has the same blind
-    spot: it accepts an edge matched by a reverse edge of an adjacent polygon and flags only
-    same-side matches and unmatched edges that interact with a neighbour, a subset of what is
-    flagged here, so every pair the old method reported is still reported.
+    Hence every connected overlap region yields at least one reported pair, with its exact
+    area.
+
+    Which pairs are reported. A pair is reported as soon as one of its two polygons is flagged.
+    Both are unflagged only if every edge of each is shared, reversed, with exactly one other
+    polygon; two such polygons overlap only when each is an inner cell of a different
+    tessellation laid over the same ground (the inner cells of two grids over one block, or a
+    parcel stitched to its neighbours with a stitched block of cells inside it). Only such a
+    pair can go unreported, and the rim of the stack is still reported, as shown above. So
+    duplicates (every edge duplicated), a polygon inside another (touching its boundary or
+    not), partial overlaps, stray polygons over a tessellation, and any overlap reaching the
+    outer boundary of the upload or a gap are reported pair by pair; tests compare with a
+    brute-force check of all pairs on such sets. GEOS's ``CoverageValidator`` (the method used
+    before) has the same blind spot: it accepts an edge matched by a reverse edge of an
+    adjacent polygon and flags only same-side matches and unmatched edges that interact with a
+    neighbour, a subset of what is flagged here (checked by the tests and on the benchmark
+    files), so every pair the old method reported is still reported. The price is that
+    polygons on the boundary of the upload or of gaps are flagged and checked exactly even
+    when nothing overlaps them (all of them in an upload whose parcels share no edges).
     """
     problems: list[Problem] = []
     idx = np.flatnonzero(ok)
