@@ -83,6 +83,23 @@ def test_same_sha_is_detected_and_nothing_duplicated(db, tmp_path: Path) -> None
     assert [s[1] for s in _dataset_status(db.engine)] == ["active"]
 
 
+def test_corrected_dbf_next_to_the_same_shp_is_new_data(db, tmp_path: Path) -> None:
+    gdf = parcels(3)
+    shp = write_shp(gdf, tmp_path)
+    first = ingest(shp, "parcels", engine=db.engine)
+    shp_bytes = shp.read_bytes()
+    gdf["权利人"] = "玉律股份合作公司（更正）"
+    write_shp(gdf, tmp_path)  # same geometries: the .shp is byte-identical, the .dbf is not
+    assert shp.read_bytes() == shp_bytes
+    again = ingest(shp, "parcels", engine=db.engine)
+    assert again.status == "published"
+    assert again.sha256 != first.sha256
+    assert again.superseded_dataset_ids == [first.dataset_id]
+    with db.engine.connect() as conn:
+        owners = conn.execute(text("SELECT DISTINCT owner FROM current_parcels")).scalars().all()
+    assert owners == ["玉律股份合作公司（更正）"]
+
+
 def test_replace_keeps_old_version_and_restore(db, tmp_path: Path) -> None:
     v1 = ingest(write_shp(parcels(3), tmp_path / "a"), "parcels", engine=db.engine)
     v2 = ingest(write_shp(parcels(5), tmp_path / "b"), "parcels", engine=db.engine)

@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError
 from spatial import datasets
 from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
-from spatial.ingest.containers import Source, check_size, open_source
+from spatial.ingest.containers import SHAPEFILE_PARTS, Source, check_size, open_source
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
 from spatial.models import Layer
@@ -75,11 +75,29 @@ def sweep_stale(upload_dir: Path, older_than_s: float = STALE_AFTER_S) -> list[P
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+    """SHA-256 hex digest of an upload, read in 1 MiB chunks.
+
+    A bare ``.shp`` stands for its whole shapefile: the digest covers each part present
+    (``.shp .shx .dbf .prj .cpg``, in that order, each introduced by its extension and size),
+    so a corrected ``.dbf`` next to an unchanged ``.shp`` is new data, not a re-upload.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    if path.suffix.lower() == ".shp":
+        siblings = {
+            p.suffix.lower(): p
+            for p in path.parent.iterdir()
+            if p.stem == path.stem and p.suffix.lower() in SHAPEFILE_PARTS and p.is_file()
+        }
+        siblings[".shp"] = path
+        files = [(ext, siblings[ext]) for ext in SHAPEFILE_PARTS if ext in siblings]
+    else:
+        files = [("", path)]
+    for ext, part in files:
+        if ext:
+            h.update(f"{ext}:{part.stat().st_size}\n".encode())
+        with open(part, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
