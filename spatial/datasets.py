@@ -571,8 +571,7 @@ def _attach_partition(conn: Connection, layer: Layer, dataset_id: int) -> None:
     name = partition_name(layer, dataset_id)
     with raw.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(
-            "SELECT count(*) FROM pg_constraint WHERE conrelid = to_regclass(%s) "
-            "AND contype = 'p'",
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'",
             [name],
         )
         row = cur.fetchone()

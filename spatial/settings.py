@@ -61,6 +61,9 @@ class IngestSettings(BaseSettings):
     max_zip_members: int = 2000
     sliver_threshold_m2: float = 1.0
     upload_dir: Path = REPO_ROOT / ".uploads"
+    worker_memory_mb: int = 4096
+    """Address space (MB) an API upload's ingest process may add beyond its start-up size
+    (``RLIMIT_AS``; see :mod:`spatial.ingest.isolated`). A million parcels need about 2,000."""
 
 
 @lru_cache

@@ -84,6 +84,17 @@ def test_outside_shenzhen_is_refused_with_count_and_example(tmp_path: Path) -> N
     assert rep["counts"]["refused"] == 4
 
 
+def test_refusal_counts_every_bad_row_not_just_the_listed_ones(tmp_path: Path) -> None:
+    gdf = parcels(1500)  # a row of 50 m squares eastwards: from row 1381 on, past Shenzhen
+    with pytest.raises(InvalidInput) as info:
+        ingest(write_shp(gdf, tmp_path), "parcels", dry_run=True)
+    rep = info.value.detail["report"]
+    assert rep["counts"]["refused"] == 120
+    assert rep["omitted_problems"] == {"outside_shenzhen": 71}  # 50 listed: summary + 49 rows
+    assert info.value.message_zh.startswith("上传被拒绝：120 行有问题（outside_shenzhen）")
+    assert "problems in 120 rows" in info.value.message_en
+
+
 def test_gcj02_is_converted(db, tmp_path: Path) -> None:
     gdf = _lonlat_parcels(2)
     report = ingest(write_shp(gdf, tmp_path, prj=False), "parcels", crs="gcj02", engine=db.engine)

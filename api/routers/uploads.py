@@ -25,7 +25,8 @@ from api.deps import Admin, EngineDep, Reader, Uploader
 from api.errors import status_for
 from spatial import datasets
 from spatial.errors import DomainError, InvalidInput, NotFound, TooLarge
-from spatial.ingest import IngestReport, ingest
+from spatial.ingest import IngestReport
+from spatial.ingest.isolated import ingest_isolated
 from spatial.models import Layer
 from spatial.roles import Role
 from spatial.settings import IngestSettings
@@ -182,7 +183,7 @@ def upload(
             msuffix = ".json" if _safe_name(mapping.filename).lower().endswith(".json") else ".yaml"
             mapping_path = work / f"mapping{msuffix}"
             _save(mapping, mapping_path, 1 << 20)
-        report = ingest(
+        report = ingest_isolated(
             path,
             layer,
             crs=crs or None,

@@ -96,7 +96,7 @@ def sha256_file(path: Path) -> str:
         if ext:
             h.update(f"{ext}:{part.stat().st_size}\n".encode())
         with open(part, "rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()
 
@@ -248,10 +248,12 @@ def _refusal(report: IngestReport) -> InvalidInput:
     errs = report.errors
     rows = {p.row for p in errs if p.row is not None}
     codes = sorted({p.code for p in errs})
+    # the report lists the first rows of each problem; the count covers all of them
     report.counts.refused = max(report.counts.refused, len(rows))
+    bad = report.counts.refused
     return InvalidInput(
-        f"上传被拒绝：{len(rows)} 行有问题（{', '.join(codes)}），未写入任何数据；详见报告",
-        f"upload refused: problems in {len(rows)} rows ({', '.join(codes)}); nothing was "
+        f"上传被拒绝：{bad} 行有问题（{', '.join(codes)}），未写入任何数据；详见报告",
+        f"upload refused: problems in {bad} rows ({', '.join(codes)}); nothing was "
         "written; see the report",
         codes=codes,
     )
@@ -290,9 +292,7 @@ def _prepare(
         report.format = src.driver
         if path.suffix.lower() == ".zip":
             report.source_layer = src.display_name
-        enc = encoding.choose_encoding(
-            src.dbf, src.cpg, enc_override, src.driver, check_rows=False
-        )
+        enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver, check_rows=False)
         report.encoding, report.encoding_method = enc.label, enc.method
         t = report.lap("encoding", t)
         if enc.name_fixes:
@@ -550,6 +550,11 @@ def _unchanged(
     if eng is not None:
         _audit(eng, report.user or "cli", role, report)
     return report
+
+
+def record_refusal(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:
+    """Record a refused upload (a ``failed`` dataset with its report, and the audit entry)."""
+    _record_failure(eng, report, user, role)
 
 
 def _record_failure(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:

@@ -1,0 +1,243 @@
+"""Run an ingest in a child process with a memory cap, so no file can take the caller down.
+
+GDAL, GEOS and Arrow parse whatever a surveyor uploads. A crafted or corrupt file can make them
+allocate without bound or crash outright. :func:`ingest_isolated` runs
+:func:`spatial.ingest.pipeline.ingest` in a child process forked from a clean ``forkserver``
+that has the ingest modules pre-imported, so starting one costs milliseconds. Inside the child
+the address space is capped with ``RLIMIT_AS`` at what it holds after start-up plus
+``IngestSettings.worker_memory_mb``. The caller gets the same report or the same domain error
+as from :func:`~spatial.ingest.pipeline.ingest`:
+
+* running out of the cap raises :class:`~spatial.errors.TooLarge` (HTTP 413);
+* a child that dies (segfault, OOM kill) raises :class:`~spatial.errors.InvalidInput` (422);
+* in both cases the refusal is recorded as a failed dataset and audited, as for any refusal.
+
+The database keeps everything all-or-nothing: a child killed mid-COPY leaves a staging dataset
+that the next ingest cleans up. The API uses this; the CLI already runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from spatial import errors
+from spatial.ingest.report import IngestReport
+from spatial.models import Layer
+from spatial.settings import IngestSettings
+
+_PRELOAD = ["spatial.ingest.pipeline", "sqlalchemy", "psycopg"]
+_context: Any = None
+
+
+def _ctx() -> Any:
+    """The forkserver context, its server pre-importing the ingest modules (created once)."""
+    global _context
+    if _context is None:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        _context = ctx
+    return _context
+
+
+def _address_space() -> int:
+    """This process's current virtual memory size in bytes (0 where /proc is unavailable)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _peak_address_space() -> int:
+    """This process's peak virtual memory size in bytes (0 where /proc is unavailable)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _child(
+    out: Connection, url: str | None, budget: int, path: str, layer: str, kwargs: dict[str, Any]
+) -> None:
+    """Child process body: cap memory, ingest, send back the report or the error."""
+    limit = 0
+    try:
+        from sqlalchemy import create_engine, pool
+
+        from spatial.ingest.pipeline import ingest
+
+        for codec in ("utf-8", "gbk", "gb18030", "big5", "ascii"):  # load codecs before the cap
+            "".encode(codec)
+        engine = create_engine(url, poolclass=pool.NullPool) if url else None
+        base = _address_space()
+        if base and budget > 0:
+            limit = base + budget
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        report = ingest(path, layer, engine=engine, **kwargs)
+        out.send(("ok", report.model_dump(mode="json")))
+    except errors.DomainError as exc:
+        if limit and _out_of_memory(exc, limit):
+            out.send(("memory", exc.detail.get("report")))
+        else:
+            out.send(("domain", type(exc).__name__, exc.message_zh, exc.message_en, exc.detail))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        if limit and _out_of_memory(exc, limit):
+            out.send(("memory", None))
+        else:
+            out.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        out.close()
+
+
+_MEMORY_WORDS = ("memory", "cannot allocate", "can't start new thread", "bad_alloc")
+
+
+def _out_of_memory(exc: BaseException, limit: int) -> bool:
+    """Whether a failure under the cap came from the cap: a MemoryError, an allocation failure
+    reported by GDAL/GEOS/Arrow or the thread library, or a peak at the cap."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    if any(word in text for word in _MEMORY_WORDS):
+        return True
+    return _peak_address_space() >= limit - 16 * 1024 * 1024
+
+
+def ingest_isolated(
+    path: str | Path,
+    layer: str | Layer,
+    *,
+    engine: Engine | None = None,
+    settings: IngestSettings | None = None,
+    **kwargs: Any,
+) -> IngestReport:
+    """:func:`~spatial.ingest.pipeline.ingest` in a memory-capped child process.
+
+    Takes the same arguments. ``engine`` is reconnected in the child from its URL.
+    """
+    settings = settings or IngestSettings()
+    budget = settings.worker_memory_mb * 1024 * 1024
+    url = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    ctx = _ctx()
+    receive, send = ctx.Pipe(duplex=False)
+    lay = str(getattr(layer, "value", layer))
+    child = ctx.Process(
+        target=_child,
+        args=(send, url, budget, str(path), lay, {**kwargs, "settings": settings}),
+        name="tuzheng-ingest",
+    )
+    child.start()
+    send.close()
+    try:
+        message = receive.recv()
+    except EOFError:
+        message = None
+    finally:
+        receive.close()
+        child.join()
+    if message is None:
+        raise _crashed(path, lay, engine, kwargs, child.exitcode)
+    kind = message[0]
+    if kind == "ok":
+        return IngestReport.model_validate(message[1])
+    if kind == "domain":
+        cls = getattr(errors, message[1], errors.InvalidInput)
+        raise cls(message[2], message[3], **message[4])
+    if kind == "memory":
+        mb = settings.worker_memory_mb
+        raise _refused(
+            errors.TooLarge,
+            f"解析该文件所需内存超过上限（{mb} MB）；请拆分文件，或调高 "
+            "TUZHENG_INGEST_WORKER_MEMORY_MB",
+            f"parsing this file needs more memory than the limit ({mb} MB); split the file or "
+            "raise TUZHENG_INGEST_WORKER_MEMORY_MB",
+            path,
+            lay,
+            engine,
+            kwargs,
+            "memory_limit",
+            prior=message[1],
+        )
+    raise _refused(
+        errors.InvalidInput,
+        f"文件处理失败：{message[1]}",
+        f"the file could not be processed: {message[1]}",
+        path,
+        lay,
+        engine,
+        kwargs,
+        "worker_error",
+    )
+
+
+def _crashed(
+    path: str | Path, layer: str, engine: Engine | None, kwargs: dict[str, Any], code: int | None
+) -> errors.DomainError:
+    return _refused(
+        errors.InvalidInput,
+        f"处理文件的进程异常终止（退出码 {code}）：文件可能已损坏；未写入任何数据",
+        f"the process handling the file died (exit code {code}): the file may be corrupt; "
+        "nothing was written",
+        path,
+        layer,
+        engine,
+        kwargs,
+        "worker_died",
+    )
+
+
+def _refused(
+    cls: type[errors.DomainError],
+    zh: str,
+    en: str,
+    path: str | Path,
+    layer: str,
+    engine: Engine | None,
+    kwargs: dict[str, Any],
+    code: str,
+    prior: dict[str, Any] | None = None,
+) -> errors.DomainError:
+    """Build the refusal the child could not report itself, and record it like any other.
+
+    ``prior`` is the report of a refusal the child already recorded (its failed dataset then
+    gets this report instead of a second dataset being recorded).
+    """
+    from spatial import datasets
+    from spatial.ingest.pipeline import record_refusal, sha256_file
+
+    p = Path(path)
+    if prior is not None:
+        report = IngestReport.model_validate(prior)
+        report.problems = [q for q in report.problems if q.severity != "error"]
+    else:
+        report = IngestReport(
+            source_file=kwargs.get("file_name") or p.name,
+            layer=layer,
+            mode=kwargs.get("mode", "replace"),
+            user=kwargs.get("user", "cli"),
+            status="refused",
+        )
+        if p.is_file():
+            report.sha256 = sha256_file(p)
+    report.status = "refused"
+    report.problem(code, zh, en)
+    if engine is not None and not kwargs.get("dry_run"):
+        if report.dataset_id is not None:
+            with engine.begin() as conn:
+                datasets.mark_failed(conn, report.dataset_id, report.model_dump(mode="json"))
+        else:
+            record_refusal(engine, report, report.user or "cli", kwargs.get("role"))
+    return cls(zh, en, report=report.model_dump(mode="json"))
