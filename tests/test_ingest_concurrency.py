@@ -165,7 +165,14 @@ def test_busy_layer_gives_conflict_then_waits(db, tmp_path: Path) -> None:
     assert _count(db.engine, "SELECT count(*) FROM parcels") == 6
 
 
-def test_two_concurrent_uploads_keep_data_intact(db, tmp_path: Path) -> None:
+@pytest.mark.parametrize("bulk", [False, True], ids=["transaction", "bulk"])
+def test_two_concurrent_uploads_keep_data_intact(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool
+) -> None:
+    import spatial.datasets as d
+
+    if bulk:  # both stage partitions over parallel sessions, then race to attach
+        monkeypatch.setattr(d, "BULK_MIN_ROWS", 1)
     files = [
         write_shp(parcels(30, x0=500_000.0), tmp_path / "a"),
         write_shp(parcels(40, x0=510_000.0), tmp_path / "b"),
@@ -200,3 +207,16 @@ def test_two_concurrent_uploads_keep_data_intact(db, tmp_path: Path) -> None:
         ).all()
     for status, row_count, n in per:
         assert n == (row_count if status != "failed" else 0)
+    with db.engine.connect() as conn:
+        attached = conn.execute(
+            text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'parcels'::regclass")
+        ).scalar_one()
+        loose = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_class c WHERE c.relname LIKE 'parcels\\_ds\\_%' "
+                "AND c.relkind = 'r' AND NOT EXISTS "
+                "(SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)"
+            )
+        ).scalar_one()
+    assert attached == len(published)  # one partition per published version
+    assert loose == 0  # no staging table left behind
