@@ -45,24 +45,13 @@ def _ctx() -> Any:
     return _context
 
 
-def _address_space() -> int:
-    """This process's current virtual memory size in bytes (0 where /proc is unavailable)."""
+def _address_space(field: str = "VmSize") -> int:
+    """This process's virtual memory size in bytes, now (``VmSize``) or at its peak
+    (``VmPeak``); 0 where /proc is unavailable."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _peak_address_space() -> int:
-    """This process's peak virtual memory size in bytes (0 where /proc is unavailable)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmPeak:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -113,7 +102,7 @@ def _out_of_memory(exc: BaseException, limit: int) -> bool:
     text = str(exc).lower()
     if any(word in text for word in _MEMORY_WORDS):
         return True
-    return _peak_address_space() >= limit - 16 * 1024 * 1024
+    return _address_space("VmPeak") >= limit - 16 * 1024 * 1024
 
 
 def ingest_isolated(
