@@ -64,6 +64,8 @@ class IngestSettings(BaseSettings):
     worker_memory_mb: int = 4096
     """Address space (MB) an API upload's ingest process may add beyond its start-up size
     (``RLIMIT_AS``; see :mod:`spatial.ingest.isolated`). A million parcels need about 2,000."""
+    worker_timeout_s: float = 3600.0
+    """Seconds after which an API upload's ingest process is killed and the upload refused."""
 
 
 @lru_cache

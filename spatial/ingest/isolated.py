@@ -10,6 +10,8 @@ as from :func:`~spatial.ingest.pipeline.ingest`:
 
 * running out of the cap raises :class:`~spatial.errors.TooLarge` (HTTP 413);
 * a child that dies (segfault, OOM kill) raises :class:`~spatial.errors.InvalidInput` (422);
+* a child still running after ``IngestSettings.worker_timeout_s`` is killed, with the same 422
+  (a process out of memory can also hang rather than fail, e.g. in a thread start);
 * in both cases the refusal is recorded as a failed dataset and audited, as for any refusal.
 
 The database keeps everything all-or-nothing: a child killed mid-COPY leaves a staging dataset
@@ -130,15 +132,34 @@ def ingest_isolated(
     )
     child.start()
     send.close()
+    message = None
+    timed_out = False
     try:
-        message = receive.recv()
+        if receive.poll(settings.worker_timeout_s):
+            message = receive.recv()
+        else:  # e.g. a thread start that never returns once memory is exhausted
+            timed_out = True
+            child.kill()
     except EOFError:
         message = None
     finally:
         receive.close()
         child.join()
+    if timed_out:
+        secs = settings.worker_timeout_s
+        raise _refused(
+            errors.InvalidInput,
+            f"处理文件超过时限（{secs:g} 秒），已中止；未写入任何数据",
+            f"processing the file took longer than the limit ({secs:g} s) and was stopped; "
+            "nothing was written",
+            path,
+            lay,
+            engine,
+            kwargs,
+            "worker_timeout",
+        )
     if message is None:
-        raise _crashed(path, lay, engine, kwargs, child.exitcode)
+        raise _crashed(path, lay, engine, kwargs, child.exitcode, settings.worker_memory_mb)
     kind = message[0]
     if kind == "ok":
         return IngestReport.model_validate(message[1])
@@ -173,13 +194,20 @@ def ingest_isolated(
 
 
 def _crashed(
-    path: str | Path, layer: str, engine: Engine | None, kwargs: dict[str, Any], code: int | None
+    path: str | Path,
+    layer: str,
+    engine: Engine | None,
+    kwargs: dict[str, Any],
+    code: int | None,
+    mb: int,
 ) -> errors.DomainError:
+    # GDAL and json-c may crash instead of failing cleanly when an allocation is refused
     return _refused(
         errors.InvalidInput,
-        f"处理文件的进程异常终止（退出码 {code}）：文件可能已损坏；未写入任何数据",
-        f"the process handling the file died (exit code {code}): the file may be corrupt; "
-        "nothing was written",
+        f"处理文件的进程异常终止（退出码 {code}）：文件可能已损坏，或解析所需内存超过上限"
+        f"（{mb} MB）；未写入任何数据",
+        f"the process handling the file died (exit code {code}): the file may be corrupt, or "
+        f"parsing it needs more memory than the limit ({mb} MB); nothing was written",
         path,
         layer,
         engine,
