@@ -78,6 +78,7 @@ lint: install
 
 bench: install test-system-deps db
 	$(PY) bench/ingest.py
+	$(PY) bench/overlaps.py
 	$(PY) bench/analysis.py
 	$(PY) bench/tiles.py
 
