@@ -314,6 +314,18 @@ def _single_source(path: Path, driver: str, display: str, members: list[str]) ->
     return Source(path=path, driver=driver, display_name=display, members=members)
 
 
+def shapefile_parts(shp: Path) -> dict[str, Path]:
+    """The parts present beside a bare ``.shp`` (extension → file), in :data:`SHAPEFILE_PARTS`
+    order."""
+    found = {
+        p.suffix.lower(): p
+        for p in shp.parent.iterdir()
+        if p.stem == shp.stem and p.suffix.lower() in SHAPEFILE_PARTS and p.is_file()
+    }
+    found[".shp"] = shp
+    return {ext: found[ext] for ext in SHAPEFILE_PARTS if ext in found}
+
+
 def open_source(
     path: Path, workdir: Path, settings: IngestSettings, source_layer: str | None = None
 ) -> Source:
@@ -329,11 +341,7 @@ def open_source(
     if ext == ".zip":
         return unpack_zip(path, workdir, settings, source_layer)
     if ext == ".shp":
-        parts: dict[str, Path] = {}
-        for sib in path.parent.iterdir():
-            if sib.stem == path.stem and sib.suffix.lower() in SHAPEFILE_PARTS:
-                parts[sib.suffix.lower()] = sib
-        parts[".shp"] = path
+        parts = shapefile_parts(path)
         total = sum(p.stat().st_size for p in parts.values())
         if total > settings.max_uncompressed_bytes:
             raise TooLarge(f"文件过大：{total} 字节", f"files too large: {total} bytes in total")

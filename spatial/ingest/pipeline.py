@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError
 from spatial import datasets
 from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
-from spatial.ingest.containers import SHAPEFILE_PARTS, Source, check_size, open_source
+from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
 from spatial.models import Layer
@@ -83,13 +83,7 @@ def sha256_file(path: Path) -> str:
     """
     h = hashlib.sha256()
     if path.suffix.lower() == ".shp":
-        siblings = {
-            p.suffix.lower(): p
-            for p in path.parent.iterdir()
-            if p.stem == path.stem and p.suffix.lower() in SHAPEFILE_PARTS and p.is_file()
-        }
-        siblings[".shp"] = path
-        files = [(ext, siblings[ext]) for ext in SHAPEFILE_PARTS if ext in siblings]
+        files = list(shapefile_parts(path).items())
     else:
         files = [("", path)]
     for ext, part in files:
