@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.routers import features, health, projects, tiles, uploads, users, web
+from api import errors, pages
+from api.routers import features, health, login, projects, tiles, uploads, users, web
 from api.settings import ApiSettings
 from spatial.db import get_engine
 from spatial.layers.registry import default_registry
@@ -48,11 +48,13 @@ def create_app(
     app.state.settings = settings
     app.state.db_settings = db_settings
     errors.register(app)
+    pages.register(app)
     for name, sub in VENDOR_DIRS.items():
         path = settings.node_modules / sub
         if path.is_dir():
             app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
     app.include_router(health.router)
+    app.include_router(login.router)
     app.include_router(users.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)

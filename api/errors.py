@@ -16,6 +16,7 @@ STATUS_CODES: dict[type[e.DomainError], int] = {
     e.Conflict: 409,
     e.TooLarge: 413,
     e.InvalidInput: 422,
+    e.RateLimited: 429,
     e.DomainError: 400,
 }
 

@@ -66,3 +66,15 @@ class PermissionDenied(DomainError):
     """Valid token, wrong role."""
 
     code = "forbidden"
+
+
+class RateLimited(DomainError):
+    """Too many attempts (e.g. failed sign-ins); try again later."""
+
+    code = "rate_limited"
+
+
+class CsrfFailed(PermissionDenied):
+    """A request made with a browser session lacks the session's CSRF token (or has another)."""
+
+    code = "csrf_failed"

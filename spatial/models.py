@@ -70,7 +70,8 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 
 class User(Base):
-    """A person with an API token (stored as its SHA-256 hash only)."""
+    """A person with an API token (stored as its SHA-256 hash only) and an optional password
+    (stored as its Argon2id hash only) for signing in with a browser."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +80,22 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A browser session: the SHA-256 of its cookie value, its CSRF token, when it expires."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditLog(Base):
@@ -92,6 +109,7 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
 
 
 class Dataset(Base):

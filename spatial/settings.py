@@ -68,6 +68,20 @@ class IngestSettings(BaseSettings):
     """Seconds after which an API upload's ingest process is killed and the upload refused."""
 
 
+class SessionSettings(BaseSettings):
+    """Browser sessions (``TUZHENG_SESSION_``): how long a signed-in browser stays signed in."""
+
+    model_config = SettingsConfigDict(env_prefix="TUZHENG_SESSION_", extra="ignore")
+
+    idle_minutes: float = 60.0
+    """A session unused for this long has expired."""
+    max_hours: float = 12.0
+    """A session expires this long after sign-in, however busy (one working day)."""
+    max_failed_logins: int = 5
+    """Failed sign-ins of one user name within ``lockout_minutes`` before further tries wait."""
+    lockout_minutes: float = 15.0
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     """The process-wide database settings (read once from the environment)."""

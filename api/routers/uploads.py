@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Admin, EngineDep, Reader, Uploader
+from api.deps import CSRF_HEADER, Admin, EngineDep, Reader, Uploader, authenticate_request
 from api.errors import status_for
 from spatial import datasets
 from spatial.errors import DomainError, InvalidInput, NotFound, TooLarge
@@ -30,7 +30,7 @@ from spatial.ingest.isolated import ingest_isolated
 from spatial.models import Layer
 from spatial.roles import Role
 from spatial.settings import IngestSettings
-from spatial.users import authenticate, require_role
+from spatial.users import require_role
 
 MULTIPART_ALLOWANCE = 64 * 1024
 """Bytes allowed on top of the file limit for multipart boundaries and form fields."""
@@ -89,7 +89,8 @@ class LimitedBodyRoute(APIRoute):
 
 
 async def _refuse_before_body(request: Request) -> JSONResponse | None:
-    """401/403 for an upload without a surveyor's or admin's token, before its body is read.
+    """401/403 for an upload without a surveyor's or admin's token or session, before its body
+    is read (a session's CSRF token must then come in the ``X-CSRF-Token`` header).
 
     FastAPI parses form bodies before it resolves dependencies, so without this an anonymous
     client could make the server spool a large file only to be refused. The ``Uploader``
@@ -97,12 +98,11 @@ async def _refuse_before_body(request: Request) -> JSONResponse | None:
     """
     if not request.url.path.rstrip("/").endswith("/uploads"):
         return None
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
     engine = request.app.state.engine
 
     def check() -> None:
-        require_role(authenticate(token, engine), [Role.surveyor])
+        user = authenticate_request(request, engine, request.headers.get(CSRF_HEADER))
+        require_role(user, [Role.surveyor])
 
     try:
         await run_in_threadpool(check)
