@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
-from api.routers import features, health, login, projects, tiles, uploads, users, web
+from api.routers import calendar, features, health, login, projects, tiles, uploads, users, web
 from api.settings import ApiSettings
 from spatial.db import get_engine
 from spatial.layers.registry import default_registry
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)
+    app.include_router(calendar.router)
     app.include_router(web.router)
     app.include_router(features.router)
     app.include_router(tiles.router)
