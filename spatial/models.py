@@ -4,6 +4,9 @@ Every row of a layer table belongs to a dataset (one loaded file or demo load). 
 are *current* are those whose dataset has ``status = 'active'``; the ``current_*`` views in the
 migrations select them. Replacing a dataset flips statuses in one transaction, so old versions
 stay readable and restorable.
+
+The layer tables are not written here: :func:`layer_table` derives each from its declaration
+(:mod:`spatial.schema`). The tables of users, audit, datasets and lookups are declared below.
 """
 
 from __future__ import annotations
@@ -16,44 +19,34 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
 )
+from sqlalchemy import Column as SAColumn
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from spatial.categories import OwnershipCategory
 from spatial.roles import Role
+from spatial.schema import BUILTIN, Column, Layer, LayerSpec, layer_spec
 
 STORAGE_SRID = 4547
 """CGCS2000 / 3-degree Gauss-Kruger CM 114E: the SRID of every stored geometry."""
 
 
-def _geom() -> Any:
-    return Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
-
-
 class Base(DeclarativeBase):
     """Declarative base of all tables."""
-
-
-class Layer(enum.StrEnum):
-    """The data layers a dataset can load into (table names)."""
-
-    projects = "projects"
-    parcels = "parcels"
-    retained_land = "retained_land"
-    state_reserve_land = "state_reserve_land"
-    statutory_plans = "statutory_plans"
-    buildings = "buildings"
 
 
 class DatasetStatus(enum.StrEnum):
@@ -141,10 +134,6 @@ class Dataset(Base):
     )
 
 
-def _dataset_fk() -> Mapped[int]:
-    return mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
-
-
 class OwnershipCategoryRow(Base):
     """Lookup of the ownership category codes with Chinese and English labels."""
 
@@ -155,115 +144,6 @@ class OwnershipCategoryRow(Base):
     label_zh: Mapped[str] = mapped_column(Text)
     label_en: Mapped[str] = mapped_column(Text)
     colour: Mapped[str] = mapped_column(String(9))
-
-
-class Project(Base):
-    """整备项目: a land readiness project and its boundary."""
-
-    __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
-    code: Mapped[str] = mapped_column(String(50))
-    name: Mapped[str] = mapped_column(Text)
-    district: Mapped[str | None] = mapped_column(Text)
-    stage: Mapped[str | None] = mapped_column(Text)
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "code", name="uq_projects_dataset_code"),
-        Index("ix_projects_geom", "geom", postgresql_using="gist"),
-    )
-
-
-class Parcel(Base):
-    """宗地: a parcel with its ownership category and the project it belongs to (by code)."""
-
-    __tablename__ = "parcels"
-    # Partitioned by dataset (migration 0004): the key holds the partition key.
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    dataset_id: Mapped[int] = mapped_column(
-        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
-    )
-    code: Mapped[str] = mapped_column(String(60))
-    category: Mapped[OwnershipCategory] = mapped_column(
-        _enum(OwnershipCategory, "ownership_category")
-    )
-    project_code: Mapped[str | None] = mapped_column(String(50), index=True)
-    owner: Mapped[str | None] = mapped_column(Text)
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "code", name="uq_parcels_dataset_code"),
-        Index("ix_parcels_geom", "geom", postgresql_using="gist"),
-        {"postgresql_partition_by": "LIST (dataset_id)"},
-    )
-
-
-class RetainedLand(Base):
-    """留用土地: a retained-land site with its planned land-use class."""
-
-    __tablename__ = "retained_land"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
-    code: Mapped[str] = mapped_column(String(60))
-    project_code: Mapped[str | None] = mapped_column(String(50), index=True)
-    name: Mapped[str | None] = mapped_column(Text)
-    land_use: Mapped[str] = mapped_column(String(20))
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "code", name="uq_retained_land_dataset_code"),
-        Index("ix_retained_land_geom", "geom", postgresql_using="gist"),
-    )
-
-
-class StateReserveLand(Base):
-    """国有储备土地: land already in the state reserve."""
-
-    __tablename__ = "state_reserve_land"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
-    code: Mapped[str] = mapped_column(String(60))
-    name: Mapped[str | None] = mapped_column(Text)
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "code", name="uq_state_reserve_land_dataset_code"),
-        Index("ix_state_reserve_land_geom", "geom", postgresql_using="gist"),
-    )
-
-
-class StatutoryPlanZone(Base):
-    """法定图则 zone: one land-use zone of a statutory plan."""
-
-    __tablename__ = "statutory_plans"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
-    plan_code: Mapped[str] = mapped_column(String(60))
-    zone_code: Mapped[str] = mapped_column(String(60))
-    plan_name: Mapped[str | None] = mapped_column(Text)
-    land_use_class: Mapped[str] = mapped_column(String(20))
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "zone_code", name="uq_statutory_plans_dataset_zone"),
-        Index("ix_statutory_plans_geom", "geom", postgresql_using="gist"),
-    )
-
-
-class Building(Base):
-    """建筑物: for compensation and signing progress (权属核查 → … → 拆除)."""
-
-    __tablename__ = "buildings"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    dataset_id: Mapped[int] = _dataset_fk()
-    code: Mapped[str] = mapped_column(String(60))
-    project_code: Mapped[str | None] = mapped_column(String(50), index=True)
-    parcel_code: Mapped[str | None] = mapped_column(String(60))
-    structure: Mapped[str | None] = mapped_column(Text)
-    floor_area_m2: Mapped[float | None] = mapped_column(Float)
-    legal_status: Mapped[str | None] = mapped_column(Text)
-    signing_status: Mapped[str | None] = mapped_column(String(30))
-    geom: Mapped[Any] = mapped_column(_geom())
-    __table_args__ = (
-        UniqueConstraint("dataset_id", "code", name="uq_buildings_dataset_code"),
-        Index("ix_buildings_geom", "geom", postgresql_using="gist"),
-    )
 
 
 class LandUseCompatibility(Base):
@@ -279,11 +159,89 @@ class LandUseCompatibility(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-LAYER_MODELS: dict[Layer, type[Base]] = {
-    Layer.projects: Project,
-    Layer.parcels: Parcel,
-    Layer.retained_land: RetainedLand,
-    Layer.state_reserve_land: StateReserveLand,
-    Layer.statutory_plans: StatutoryPlanZone,
-    Layer.buildings: Building,
-}
+GEOM_3857_SQL = "tz_safe_transform(geom, 3857)"
+"""The stored Web Mercator copy of ``geom`` (migration 0002): NULL for broken geometries."""
+
+GEOM_3857_INLINE_SQL = (
+    "CASE WHEN geom @ ST_MakeEnvelope(0, 1000000, 1000000, 4000000, 4547) "
+    "AND ST_Perimeter(geom) < 'Infinity'::float8 "
+    "THEN ST_Transform(geom, 3857) ELSE tz_safe_transform(geom, 3857) END"
+)
+"""The same for partitioned layers (migration 0004), skipping the PL/pgSQL call when safe."""
+
+
+def _column_type(col: Column) -> Any:
+    if col.vocabulary is not None:
+        return Enum(*col.vocabulary.codes, name=col.vocabulary.pg_type)
+    if col.kind == "number":
+        return Float
+    return String(col.max_len) if col.max_len is not None else Text
+
+
+def layer_table(spec: LayerSpec | str, metadata: MetaData | None = None) -> Table:
+    """The SQLAlchemy table of a declared layer, as its migration creates it.
+
+    ``id``, ``dataset_id`` (foreign key to ``datasets``, cascading), the declared columns, the
+    ``geom`` column (EPSG:4547) and its generated Web Mercator copy ``geom_3857``, the unique
+    ``(dataset_id, key)``, GiST indexes on both geometries and btree indexes on the columns
+    declared ``index``. A partitioned layer's primary key holds the partition key
+    ``dataset_id``. ``metadata`` defaults to :data:`Base.metadata` (where every declared layer's
+    table is already defined); pass another to build a table for DDL in a test.
+    """
+    spec = layer_spec(spec)
+    md = Base.metadata if metadata is None else metadata
+    if metadata is None and spec.name in md.tables:
+        return md.tables[spec.name]
+    fk = ForeignKey(Dataset.__table__.c.id, ondelete="CASCADE")
+    columns: list[Any] = [
+        SAColumn("id", BigInteger if spec.big_ids else Integer, primary_key=True),
+        SAColumn(
+            "dataset_id",
+            Integer,
+            fk,
+            nullable=False,
+            primary_key=spec.partitioned,
+            index=not spec.partitioned,
+        ),
+    ]
+    columns += [
+        SAColumn(c.name, _column_type(c), nullable=not c.required, index=c.index)
+        for c in spec.columns
+    ]
+    columns += [
+        SAColumn(
+            "geom", Geometry(spec.geometry, srid=STORAGE_SRID, spatial_index=False), nullable=False
+        ),
+        SAColumn(
+            "geom_3857",
+            Geometry(spec.geometry, srid=3857, spatial_index=False),
+            Computed(GEOM_3857_INLINE_SQL if spec.partitioned else GEOM_3857_SQL, persisted=True),
+        ),
+    ]
+    columns += [
+        UniqueConstraint("dataset_id", spec.key, name=spec.key_constraint),
+        Index(f"ix_{spec.name}_geom", "geom", postgresql_using="gist"),
+        Index(f"ix_{spec.name}_geom_3857", "geom_3857", postgresql_using="gist"),
+    ]
+    options: dict[str, Any] = {}
+    if spec.partitioned:
+        options["postgresql_partition_by"] = "LIST (dataset_id)"
+    return Table(spec.name, md, *columns, **options)
+
+
+LAYER_TABLES: dict[str, Table] = {spec.name: layer_table(spec) for spec in BUILTIN}
+"""The declared layers' tables (in :data:`Base.metadata`), by layer name."""
+
+
+class StatutoryPlanPart(Base):
+    """A piece of a statutory-plan zone (``ST_Subdivide``), kept in step by a trigger (0003)."""
+
+    __tablename__ = "statutory_plan_parts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    zone_id: Mapped[int] = mapped_column(
+        ForeignKey("statutory_plans.id", ondelete="CASCADE"), index=True
+    )
+    geom: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
+    __table_args__ = (Index("ix_statutory_plan_parts_geom", "geom", postgresql_using="gist"),)
