@@ -54,9 +54,10 @@ from data.demo_layers import (
 )
 from data.tessellate import GRID_M
 from spatial.crs import STORAGE, geometry_from_gcj02
-from spatial.datasets import LAYER_COLUMNS, copy_rows, new_dataset, publish
+from spatial.datasets import copy_rows, new_dataset, publish
 from spatial.errors import NotFound
 from spatial.models import Layer
+from spatial.schema import layer_spec
 
 __all__ = [
     "RULE_CASES",
@@ -86,7 +87,7 @@ can hold the five seed projects (罗湖 440303, 福田 440304 and 盐田 440308 
 
 @dataclass
 class DemoDistrict:
-    """Demo layers as GeoDataFrames in EPSG:4547 (columns: ``LAYER_COLUMNS`` + geometry)."""
+    """Demo layers as GeoDataFrames in EPSG:4547 (the declared columns + geometry)."""
 
     adcode: str
     seed: int
@@ -155,7 +156,7 @@ def load_boundary(adcode: str = "440311") -> shapely.MultiPolygon:
 
 
 def _gdf(records: list[dict], layer: Layer) -> gpd.GeoDataFrame:
-    cols = LAYER_COLUMNS[layer]
+    cols = layer_spec(layer).column_names
     geoms = np.array([r["geometry"] for r in records], dtype=object)
     data = {c: pd.Series([r.get(c) for r in records], dtype=object) for c in cols}
     return gpd.GeoDataFrame(data, geometry=to_multi(geoms), crs=STORAGE)
@@ -248,7 +249,7 @@ def generate(n_parcels: int = 3000, seed: int = 7, adcode: str = "440311") -> De
     Returns
     -------
     DemoDistrict
-        GeoDataFrames in EPSG:4547 with the columns of ``spatial.datasets.LAYER_COLUMNS``.
+        GeoDataFrames in EPSG:4547 with the columns declared in ``spatial.schema.layers``.
     """
     if n_parcels < 100:
         raise ValueError("n_parcels must be at least 100")

@@ -22,47 +22,33 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 
 from spatial.errors import Conflict, NotFound
-from spatial.models import STORAGE_SRID, DatasetStatus, Layer
+from spatial.models import STORAGE_SRID, DatasetStatus
+from spatial.schema import LayerSpec, layer_spec
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-# Columns written for each layer, in order (geometry last). A fixed mapping: identifiers are
-# never built from user input.
-LAYER_COLUMNS: dict[Layer, tuple[str, ...]] = {
-    Layer.projects: ("code", "name", "district", "stage"),
-    Layer.parcels: ("code", "category", "project_code", "owner"),
-    Layer.retained_land: ("code", "project_code", "name", "land_use"),
-    Layer.state_reserve_land: ("code", "name"),
-    Layer.statutory_plans: ("plan_code", "zone_code", "plan_name", "land_use_class"),
-    Layer.buildings: (
-        "code",
-        "project_code",
-        "parcel_code",
-        "structure",
-        "floor_area_m2",
-        "legal_status",
-        "signing_status",
-    ),
-}
-KEY_COLUMN: dict[Layer, str] = {
-    layer: ("zone_code" if layer is Layer.statutory_plans else "code") for layer in Layer
-}
+LayerRef = str | LayerSpec
+"""A layer by name (a :class:`~spatial.schema.Layer` member is one) or by its declaration.
+
+Every table and column name below comes from the layer's declaration (:mod:`spatial.schema`),
+never from user input."""
 
 
-def lock_layer(conn: Connection, layer: Layer, wait: bool = True) -> bool:
+def lock_layer(conn: Connection, layer: LayerRef, wait: bool = True) -> bool:
     """Take the transaction-scoped advisory lock of ``layer``; False if busy and not waiting."""
     fn = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-    res = conn.execute(text(f"SELECT {fn}(hashtext(:k))"), {"k": f"tuzheng.layer.{layer.value}"})
+    key = f"tuzheng.layer.{layer_spec(layer).name}"
+    res = conn.execute(text(f"SELECT {fn}(hashtext(:k))"), {"k": key})
     return True if wait else bool(res.scalar_one())
 
 
 def new_dataset(
-    conn: Connection, layer: Layer, file_name: str, uploaded_by: str, **meta: Any
+    conn: Connection, layer: LayerRef, file_name: str, uploaded_by: str, **meta: Any
 ) -> int:
     """Insert a dataset row in status ``staging`` and return its id."""
     cols = {
-        "layer": layer.value,
+        "layer": layer_spec(layer).name,
         "status": DatasetStatus.staging.value,
         "file_name": file_name,
         "uploaded_by": uploaded_by,
@@ -111,9 +97,6 @@ def new_dataset(
 
 COPY_CHUNK_ROWS = 20_000
 """Rows per COPY chunk: bounds the memory of the binary buffer (and its index arrays)."""
-
-FLOAT_COLUMNS = {"floor_area_m2"}
-"""Columns written as float8; every other attribute column is text (or an enum, same wire)."""
 
 _PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _PGCOPY_TRAILER = b"\xff\xff"
@@ -295,7 +278,7 @@ def _prefetch(build: Any, bounds: list[tuple[int, int]]) -> Any:
 
 def copy_arrays(
     conn: Connection,
-    layer: Layer,
+    layer: LayerRef,
     dataset_id: int,
     columns: dict[str, Any],
     geoms: Any,
@@ -322,8 +305,8 @@ def copy_arrays(
     build, n = _copy_builder(layer, dataset_id, columns, geoms)
     raw_conn = conn.connection.driver_connection
     created = False
-    target = layer.value
-    if layer in PARTITIONED_LAYERS:
+    target = layer_spec(layer).name
+    if layer_spec(layer).partitioned:
         created = _stage_partition(raw_conn, layer, dataset_id)
         target = partition_name(layer, dataset_id)
     t0 = time.perf_counter()
@@ -345,15 +328,17 @@ Builder = Callable[[int, int, bool, bool], memoryview]
 
 
 def _copy_builder(
-    layer: Layer, dataset_id: int, columns: dict[str, Any], geoms: Any
+    layer: LayerRef, dataset_id: int, columns: dict[str, Any], geoms: Any
 ) -> tuple[Builder, int]:
     """The chunk builder for a load, and its row count."""
-    cols = LAYER_COLUMNS[layer]
+    spec = layer_spec(layer)
+    cols = spec.column_names
+    numbers = {c.name for c in spec.columns if c.kind == "number"}
     geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
     arrays: dict[str, Any] = {}
     for c in cols:
-        if c in FLOAT_COLUMNS:
+        if c in numbers:
             raw = columns.get(c)
             vals = np.full(n, np.nan) if raw is None else _floats(raw)
             arrays[c] = vals
@@ -369,7 +354,7 @@ def _copy_builder(
         promote = shapely.get_type_id(chunk) == 3
         fields: list[tuple[str, Any]] = []
         for c in cols:
-            if c in FLOAT_COLUMNS:
+            if c in numbers:
                 v = arrays[c][lo:hi]
                 fields.append(("f8", (v, ~np.isnan(v))))
             else:
@@ -386,13 +371,13 @@ def _bounds(lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def _send(
-    raw_conn: Any, layer: Layer, table: str, build: Builder, bounds: list[tuple[int, int]]
+    raw_conn: Any, layer: LayerRef, table: str, build: Builder, bounds: list[tuple[int, int]]
 ) -> None:
     """One binary COPY of the chunks ``bounds`` into ``table`` (the layer's or its partition)."""
     stmt = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
         sql.Identifier(table),
         sql.SQL(", ").join(
-            sql.Identifier(c) for c in ("dataset_id", *LAYER_COLUMNS[layer], "geom")
+            sql.Identifier(c) for c in ("dataset_id", *layer_spec(layer).column_names, "geom")
         ),
     )
     first, last = bounds[0][0], bounds[-1][1]
@@ -413,7 +398,7 @@ BULK_WORKERS = 2
 
 def bulk_load(
     engine: Engine,
-    layer: Layer,
+    layer: LayerRef,
     dataset_id: int,
     columns: dict[str, Any],
     geoms: Any,
@@ -429,8 +414,8 @@ def bulk_load(
     and :func:`cleanup_staging` drops the table. Layers that are not partitioned and small
     loads go through :func:`copy_arrays` in the caller's transaction instead.
     """
-    if layer not in PARTITIONED_LAYERS:
-        raise ValueError(f"{layer.value} is not partitioned; use copy_arrays")
+    if not layer_spec(layer).partitioned:
+        raise ValueError(f"{layer_spec(layer).name} is not partitioned; use copy_arrays")
     build, n = _copy_builder(layer, dataset_id, columns, geoms)
     table = partition_name(layer, dataset_id)
     # Each session works on the psycopg connection and commits it itself.
@@ -483,22 +468,16 @@ def _in_parallel(fn: Callable[[Any], None], items: list[Any]) -> None:
         f.result()
 
 
-PARTITIONED_LAYERS = frozenset({Layer.parcels})
-"""Layers stored ``PARTITION BY LIST (dataset_id)``, one partition per dataset (migration 0004).
-
-A load into one of them COPYs into a bare table in the caller's transaction, builds the indexes
-in bulk, and :func:`publish` attaches it; a rolled-back load leaves no table behind."""
-
 MAINTENANCE_WORK_MEM = "256MB"
 """Sort memory for the bulk index builds of a staged partition (transaction-local)."""
 
 
-def partition_name(layer: Layer, dataset_id: int) -> str:
+def partition_name(layer: LayerRef, dataset_id: int) -> str:
     """Table name of the partition holding ``dataset_id``'s rows (from an integer, never input)."""
-    return f"{layer.value}_ds_{int(dataset_id)}"
+    return f"{layer_spec(layer).name}_ds_{int(dataset_id)}"
 
 
-def _partition_state(raw_conn: Any, layer: Layer, dataset_id: int) -> tuple[bool, bool]:
+def _partition_state(raw_conn: Any, layer: LayerRef, dataset_id: int) -> tuple[bool, bool]:
     """(exists, attached) for the partition of ``dataset_id``."""
     with raw_conn.cursor() as cur:
         cur.execute(
@@ -510,7 +489,7 @@ def _partition_state(raw_conn: Any, layer: Layer, dataset_id: int) -> tuple[bool
     return bool(exists), bool(attached)
 
 
-def _stage_partition(raw_conn: Any, layer: Layer, dataset_id: int) -> bool:
+def _stage_partition(raw_conn: Any, layer: LayerRef, dataset_id: int) -> bool:
     """Create the bare (index-free, unattached) partition table; False if it already exists."""
     exists, _ = _partition_state(raw_conn, layer, dataset_id)
     if exists:
@@ -523,7 +502,7 @@ def _stage_partition(raw_conn: Any, layer: Layer, dataset_id: int) -> bool:
                 "CONSTRAINT {check} CHECK (dataset_id = {ds}))"
             ).format(
                 part=part,
-                parent=sql.Identifier(layer.value),
+                parent=sql.Identifier(layer_spec(layer).name),
                 check=sql.Identifier(f"{partition_name(layer, dataset_id)}_dataset"),
                 ds=sql.Literal(int(dataset_id)),
             )
@@ -531,7 +510,7 @@ def _stage_partition(raw_conn: Any, layer: Layer, dataset_id: int) -> bool:
     return True
 
 
-def _index_statements(layer: Layer, dataset_id: int) -> list[sql.Composable]:
+def _index_statements(layer: LayerRef, dataset_id: int) -> list[sql.Composed]:
     """A staged partition's keys and indexes, built in bulk, after a sort-memory setting.
 
     They match the parent's, so ``ATTACH PARTITION`` adopts them instead of building its own.
@@ -539,7 +518,7 @@ def _index_statements(layer: Layer, dataset_id: int) -> list[sql.Composable]:
     """
     name = partition_name(layer, dataset_id)
     part = sql.Identifier(name)
-    key = sql.Identifier(KEY_COLUMN[layer])
+    key = sql.Identifier(layer_spec(layer).key)
     return [
         sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(MAINTENANCE_WORK_MEM)),
         sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
@@ -556,13 +535,16 @@ def _index_statements(layer: Layer, dataset_id: int) -> list[sql.Composable]:
         sql.SQL("CREATE UNIQUE INDEX {} ON {} (dataset_id, id)").format(
             sql.Identifier(f"{name}_pkey"), part
         ),
-        sql.SQL("CREATE INDEX {} ON {} (project_code)").format(
-            sql.Identifier(f"{name}_project_code"), part
-        ),
+    ] + [
+        sql.SQL("CREATE INDEX {} ON {} ({})").format(
+            sql.Identifier(f"{name}_{c.name}"), part, sql.Identifier(c.name)
+        )
+        for c in layer_spec(layer).columns
+        if c.index
     ]
 
 
-def _attach_partition(conn: Connection, layer: Layer, dataset_id: int) -> None:
+def _attach_partition(conn: Connection, layer: LayerRef, dataset_id: int) -> None:
     """Attach a staged partition to its layer (its CHECK constraint spares the scan)."""
     raw = conn.connection.driver_connection
     exists, attached = _partition_state(raw, layer, dataset_id)
@@ -588,26 +570,26 @@ def _attach_partition(conn: Connection, layer: Layer, dataset_id: int) -> None:
             )
         cur.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
-                sql.Identifier(layer.value),
+                sql.Identifier(layer_spec(layer).name),
                 sql.Identifier(partition_name(layer, dataset_id)),
                 sql.Literal(int(dataset_id)),
             )
         )
 
 
-def copy_rows(conn: Connection, layer: Layer, dataset_id: int, gdf: gpd.GeoDataFrame) -> int:
+def copy_rows(conn: Connection, layer: LayerRef, dataset_id: int, gdf: gpd.GeoDataFrame) -> int:
     """COPY the rows of ``gdf`` (EPSG:4547 MultiPolygons) into ``layer`` under ``dataset_id``.
 
-    ``gdf`` must have the columns of ``LAYER_COLUMNS[layer]`` (missing ones are written NULL)
-    and a geometry column. Returns the number of rows written.
+    ``gdf`` has the layer's declared columns (missing ones are written NULL) and a geometry
+    column. Returns the number of rows written.
     """
     if gdf.crs is None or gdf.crs.to_epsg() != STORAGE_SRID:
         raise ValueError(f"geometries must be in EPSG:{STORAGE_SRID}, got {gdf.crs}")
-    cols = {c: gdf[c] for c in LAYER_COLUMNS[layer] if c in gdf.columns}
+    cols = {c: gdf[c] for c in layer_spec(layer).column_names if c in gdf.columns}
     return copy_arrays(conn, layer, dataset_id, cols, gdf.geometry.values.to_numpy())
 
 
-def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replace") -> list[int]:
+def publish(conn: Connection, layer: LayerRef, dataset_id: int, mode: str = "replace") -> list[int]:
     """Make ``dataset_id`` active, superseding the layer's active datasets for ``replace``.
 
     Runs inside the caller's transaction; takes the layer lock first. For ``append``, codes that
@@ -615,7 +597,7 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
     the datasets superseded.
     """
     lock_layer(conn, layer)
-    if layer in PARTITIONED_LAYERS:
+    if layer_spec(layer).partitioned:
         _attach_partition(conn, layer, dataset_id)
     superseded_ids: list[int] = []
     if mode == "append":
@@ -632,7 +614,7 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
                 "UPDATE datasets SET status = 'superseded', superseded_at = now() "
                 "WHERE layer = :layer AND status = 'active' AND id <> :id RETURNING id"
             ),
-            {"layer": layer.value, "id": dataset_id},
+            {"layer": layer_spec(layer).name, "id": dataset_id},
         ).scalars()
         superseded_ids = sorted(int(i) for i in superseded)
     else:
@@ -647,26 +629,19 @@ def publish(conn: Connection, layer: Layer, dataset_id: int, mode: str = "replac
     # Fresh planner statistics for the layer (a bulk load otherwise leaves the planner guessing
     # until autovacuum runs). Rows COPYed by this transaction count as live for ANALYZE. A
     # partitioned layer analyses just the new partition.
-    if layer in PARTITIONED_LAYERS:
-        raw = conn.connection.driver_connection
-        if _partition_state(raw, layer, dataset_id)[0]:
-            with raw.cursor() as cur:  # type: ignore[union-attr]
-                cur.execute(
-                    sql.SQL("ANALYZE {}").format(sql.Identifier(partition_name(layer, dataset_id)))
-                )
-    else:
-        conn.exec_driver_sql(f"ANALYZE {LAYER_TABLE_SQL[layer]}")
+    spec = layer_spec(layer)
+    raw = conn.connection.driver_connection
+    target = partition_name(spec, dataset_id) if spec.partitioned else spec.name
+    if not spec.partitioned or _partition_state(raw, spec, dataset_id)[0]:
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(target)))
     return superseded_ids
 
 
-# Fixed mapping of layer to quoted table name: identifiers never come from user input.
-LAYER_TABLE_SQL: dict[Layer, str] = {layer: f'"{layer.value}"' for layer in Layer}
-
-
-def _append_duplicates(conn: Connection, layer: Layer, dataset_id: int) -> list[str]:
-    key = sql.Identifier(KEY_COLUMN[layer])
-    table = sql.Identifier(layer.value)
-    view = sql.Identifier(f"current_{layer.value}")
+def _append_duplicates(conn: Connection, layer: LayerRef, dataset_id: int) -> list[str]:
+    key = sql.Identifier(layer_spec(layer).key)
+    table = sql.Identifier(layer_spec(layer).name)
+    view = sql.Identifier(layer_spec(layer).current_view)
     stmt = sql.SQL(
         "SELECT n.{k} FROM {t} n JOIN {v} c ON c.{k} = n.{k} WHERE n.dataset_id = %s "
         "ORDER BY 1 LIMIT 50"
@@ -685,7 +660,7 @@ def restore(engine: Engine, dataset_id: int, user_name: str = "system") -> dict[
         ).one_or_none()
         if row is None:
             raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
-        layer = Layer(row.layer)
+        layer = layer_spec(row.layer)
         if row.status not in (DatasetStatus.superseded.value, DatasetStatus.active.value):
             raise Conflict(
                 f"数据集 {dataset_id} 状态为 {row.status}，不能恢复",
@@ -697,12 +672,12 @@ def restore(engine: Engine, dataset_id: int, user_name: str = "system") -> dict[
                 "INSERT INTO audit_log (user_name, action, target, detail) "
                 "VALUES (:u, 'dataset.restore', :t, CAST(:d AS jsonb))"
             ),
-            {"u": user_name, "t": f"dataset:{dataset_id}", "d": f'{{"layer": "{layer.value}"}}'},
+            {"u": user_name, "t": f"dataset:{dataset_id}", "d": f'{{"layer": "{layer.name}"}}'},
         )
-    return {"dataset_id": dataset_id, "layer": layer.value, "status": "active"}
+    return {"dataset_id": dataset_id, "layer": layer.name, "status": "active"}
 
 
-def list_datasets(engine: Engine, layer: Layer | None = None) -> list[dict[str, Any]]:
+def list_datasets(engine: Engine, layer: LayerRef | None = None) -> list[dict[str, Any]]:
     """Every dataset version, newest first, optionally for one layer."""
     q = (
         "SELECT id, layer, status, mode, file_name, sha256, format, source_crs, encoding, "
@@ -712,7 +687,7 @@ def list_datasets(engine: Engine, layer: Layer | None = None) -> list[dict[str, 
     params: dict[str, Any] = {}
     if layer is not None:
         q += " WHERE layer = :layer"
-        params["layer"] = Layer(layer).value
+        params["layer"] = layer_spec(layer).name
     q += " ORDER BY id DESC"
     with engine.connect() as conn:
         rows = conn.execute(text(q), params).mappings().all()
@@ -759,7 +734,7 @@ def cleanup_staging(conn: Connection) -> list[int]:
         ).scalar_one()
         if not got:
             continue
-        _delete_rows(conn, Layer(layer), ds_id)
+        _delete_rows(conn, layer, ds_id)
         conn.execute(
             text(
                 "UPDATE datasets SET status = 'failed', row_count = 0, report = report || "
@@ -775,10 +750,10 @@ def cleanup_staging(conn: Connection) -> list[int]:
     return cleaned
 
 
-def _delete_rows(conn: Connection, layer: Layer, dataset_id: int) -> None:
+def _delete_rows(conn: Connection, layer: LayerRef, dataset_id: int) -> None:
     """Remove a dataset's rows: drop its partition if it was never attached."""
     raw = conn.connection.driver_connection
-    if layer in PARTITIONED_LAYERS:
+    if layer_spec(layer).partitioned:
         exists, attached = _partition_state(raw, layer, dataset_id)
         if not exists:
             return
@@ -790,7 +765,8 @@ def _delete_rows(conn: Connection, layer: Layer, dataset_id: int) -> None:
                     )
                 )
             return
-    stmt = sql.SQL("DELETE FROM {} WHERE dataset_id = %s").format(sql.Identifier(layer.value))
+    table = sql.Identifier(layer_spec(layer).name)
+    stmt = sql.SQL("DELETE FROM {} WHERE dataset_id = %s").format(table)
     with raw.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(stmt, [dataset_id])
 
@@ -802,7 +778,7 @@ def mark_failed(conn: Connection, dataset_id: int, report: dict[str, Any]) -> No
     ds = conn.execute(
         text("SELECT layer FROM datasets WHERE id = :id"), {"id": dataset_id}
     ).scalar_one()
-    _delete_rows(conn, Layer(ds), dataset_id)
+    _delete_rows(conn, ds, dataset_id)
     conn.execute(
         text(
             "UPDATE datasets SET status = 'failed', row_count = 0, "
@@ -814,7 +790,7 @@ def mark_failed(conn: Connection, dataset_id: int, report: dict[str, Any]) -> No
 
 def active_with_sha(
     conn: Connection,
-    layer: Layer,
+    layer: LayerRef,
     sha256: str,
     source_crs: str | None = None,
     encoding: str | None = None,
@@ -825,7 +801,7 @@ def active_with_sha(
     encoding (the same file read differently is different data).
     """
     q = "SELECT id FROM datasets WHERE layer = :l AND sha256 = :s AND status = 'active'"
-    params: dict[str, Any] = {"l": layer.value, "s": sha256}
+    params: dict[str, Any] = {"l": layer_spec(layer).name, "s": sha256}
     if source_crs is not None:
         q += " AND source_crs = :c"
         params["c"] = source_crs

@@ -7,17 +7,17 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from spatial.models import Layer
+from spatial.schema import declared
 
 
 def layer_counts(engine: Engine) -> dict[str, int]:
     """Number of current (active) rows in every layer."""
     out: dict[str, int] = {}
     with engine.connect() as conn:
-        for layer in Layer:
-            # identifiers come from the fixed Layer enum, never from user input
-            out[layer.value] = int(
-                conn.execute(text(f"SELECT count(*) FROM current_{layer.value}")).scalar_one()
+        for spec in declared():
+            # identifiers come from the layer declarations, never from user input
+            out[spec.name] = int(
+                conn.execute(text(f"SELECT count(*) FROM {spec.current_view}")).scalar_one()
             )
     return out
 

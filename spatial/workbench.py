@@ -36,11 +36,11 @@ from spatial.analysis import (
     review_project,
     write_review_xlsx,
 )
-from spatial.categories import LABELS_ZH, OwnershipCategory, parse_category
-from spatial.datasets import KEY_COLUMN, LAYER_COLUMNS
+from spatial.categories import OwnershipCategory, parse_category
 from spatial.db import get_engine
 from spatial.errors import BadRequest, DomainError, InvalidInput, NotFound
-from spatial.models import STORAGE_SRID, Layer
+from spatial.models import STORAGE_SRID
+from spatial.schema import Layer, LayerSpec, declared, layer_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from spatial.ingest.report import IngestReport
@@ -68,35 +68,19 @@ __all__ = [
 # The analyses above are spatial.analysis's own functions, re-exported unchanged: one
 # implementation of each rule, shared with the API and the CLI.
 
-LAYER_NAMES: dict[str, Layer] = {
-    **{layer.value: layer for layer in Layer},
-    "project": Layer.projects,
-    "parcel": Layer.parcels,
-    "retained": Layer.retained_land,
-    "reserve": Layer.state_reserve_land,
-    "plans": Layer.statutory_plans,
-    "statutory_plan": Layer.statutory_plans,
-    "building": Layer.buildings,
-    "整备项目": Layer.projects,
-    "项目": Layer.projects,
-    "宗地": Layer.parcels,
-    "留用土地": Layer.retained_land,
-    "国有储备土地": Layer.state_reserve_land,
-    "储备土地": Layer.state_reserve_land,
-    "法定图则": Layer.statutory_plans,
-    "建筑物": Layer.buildings,
-}
-"""Names ``load_layer`` accepts (English, Chinese or the table name) and the layer each means."""
 
-# Current rows of each layer: a fixed mapping, so no identifier ever comes from the caller.
-_VIEWS: dict[Layer, str] = {layer: f"current_{layer.value}" for layer in Layer}
-_PROJECT_COLUMN: dict[Layer, str] = {
-    Layer.projects: "code",
-    Layer.parcels: "project_code",
-    Layer.retained_land: "project_code",
-    Layer.buildings: "project_code",
-}
-"""Layers that name their project in an attribute; the others are filtered spatially."""
+def layer_names() -> dict[str, str]:
+    """Names ``load_layer`` accepts (the table name, the Chinese title, the declared other
+    names) and the name of the layer each means."""
+    out: dict[str, str] = {}
+    for spec in declared():
+        for name in (spec.name, spec.title_zh, *spec.names):
+            out.setdefault(name, spec.name)
+    return out
+
+
+LAYER_NAMES = layer_names()
+"""The names of the declared layers (see :func:`layer_names`), as at import."""
 
 
 def connect(url: str | None = None, *, check: bool = True) -> Engine:
@@ -148,28 +132,29 @@ def connect(url: str | None = None, *, check: bool = True) -> Engine:
     return engine
 
 
-def resolve_layer(name: str | Layer) -> Layer:
-    """Map a layer name (``"parcels"``, ``"宗地"``, ``Layer.parcels``…) to the ``Layer`` enum.
+def resolve_layer(name: str | LayerSpec) -> LayerSpec:
+    """The declaration of a layer named ``"parcels"``, ``"宗地"``, ``Layer.parcels``….
 
     Raises
     ------
     BadRequest
-        For a name not in ``LAYER_NAMES``.
+        For a name no declared layer goes by (see :func:`layer_names`).
 
     Example
     -------
-    >>> resolve_layer("留用土地")
-    <Layer.retained_land: 'retained_land'>
+    >>> resolve_layer("留用土地").name
+    'retained_land'
     """
-    if isinstance(name, Layer):
+    if isinstance(name, LayerSpec):
         return name
-    layer = LAYER_NAMES.get(str(name).strip()) or LAYER_NAMES.get(str(name).strip().lower())
+    names = layer_names()
+    layer = names.get(str(name).strip()) or names.get(str(name).strip().lower())
     if layer is None:
+        known = ", ".join(spec.name for spec in declared())
         raise BadRequest(
-            f"未知图层 {name!r}；可用：{', '.join(lay.value for lay in Layer)}",
-            f"unknown layer {name!r}; one of: {', '.join(lay.value for lay in Layer)}",
+            f"未知图层 {name!r}；可用：{known}", f"unknown layer {name!r}; one of: {known}"
         )
-    return layer
+    return layer_spec(layer)
 
 
 def _read(engine: Engine, sql: str, params: dict[str, Any]) -> gpd.GeoDataFrame:
@@ -332,13 +317,14 @@ def load_layer(
     """
     layer = resolve_layer(name)
     engine = engine or connect()
-    view = _VIEWS[layer]
-    cols = ", ".join(f"t.{c}" for c in LAYER_COLUMNS[layer])
+    # identifiers from the declaration (plain lower-case names, checked there), never input
+    view = layer.current_view
+    cols = ", ".join(f"t.{c}" for c in layer.column_names)
     where: list[str] = []
     params: dict[str, Any] = {}
     if project is not None:
         params["projects"] = _project_codes(engine, project)
-        col = _PROJECT_COLUMN.get(layer)
+        col = layer.project_column
         if col is not None:
             where.append(f"t.{col} = ANY(:projects)")
         else:
@@ -355,7 +341,7 @@ def load_layer(
             env = f"ST_Transform(ST_Segmentize({env}, (:x1 - :x0) / 16.0), {STORAGE_SRID})"
         where.append(f"t.geom && {env} AND ST_Intersects(t.geom, {env})")
     if category is not None:
-        if layer is not Layer.parcels:
+        if not layer.has_column("category"):
             raise BadRequest(
                 f"只有宗地图层可按权属类别筛选，{layer.value} 不行",
                 f"only parcels can be filtered by category, not {layer.value}",
@@ -366,12 +352,14 @@ def load_layer(
         f"SELECT t.id, t.dataset_id, {cols}, ST_Area(t.geom) AS area_m2, t.geom AS geometry "
         f"FROM {view} t"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY t.{KEY_COLUMN[layer]}, t.id"
+        + f" ORDER BY t.{layer.key}, t.id"
     )
     gdf = _read(engine, sql, params)
-    if layer is Layer.parcels:
-        labels = {c.value: LABELS_ZH[c] for c in OwnershipCategory}
-        gdf.insert(gdf.columns.get_loc("category") + 1, "category_zh", gdf["category"].map(labels))
+    for column in layer.columns:  # a code column's Chinese label beside it (category_zh)
+        if column.vocabulary is not None:
+            labels = dict(column.vocabulary.labels_zh)
+            at = gdf.columns.get_loc(column.name) + 1
+            gdf.insert(at, f"{column.name}_zh", gdf[column.name].map(labels))
     return gdf
 
 
@@ -430,7 +418,7 @@ def validate_file(
     if "dry_run" in opts:
         raise TypeError("validate_file is always a dry run; use ingest_file to load")
     try:
-        return ingest(Path(path), resolve_layer(layer).value, dry_run=True, engine=engine, **opts)
+        return ingest(Path(path), resolve_layer(layer).name, dry_run=True, engine=engine, **opts)
     except DomainError as exc:
         report = exc.detail.get("report")
         if raise_on_refusal or report is None:
@@ -483,7 +471,7 @@ def ingest_file(
 
     opts.pop("dry_run", None)
     return ingest(
-        Path(path), resolve_layer(layer).value, dry_run=False, engine=engine, user=user, **opts
+        Path(path), resolve_layer(layer).name, dry_run=False, engine=engine, user=user, **opts
     )
 
 

@@ -21,7 +21,7 @@ from data.demo import (
     load_demo_if_empty,
     load_into_db,
 )
-from spatial.datasets import LAYER_COLUMNS
+from spatial.schema import layer_spec
 from spatial.settings import REPO_ROOT
 
 LAYERS = ("projects", "parcels", "retained_land", "state_reserve_land", "statutory_plans")
@@ -45,9 +45,8 @@ def test_guangming_boundary_area_matches_seed_figure():
 def test_columns_crs_and_geometry_types(district):
     for name in LAYERS:
         gdf = getattr(district, name)
-        from spatial.models import Layer
 
-        assert list(gdf.columns) == [*LAYER_COLUMNS[Layer(name)], "geometry"], name
+        assert list(gdf.columns) == [*layer_spec(name).column_names, "geometry"], name
         assert gdf.crs.to_epsg() == 4547
         assert set(gdf.geom_type) == {"MultiPolygon"}
         assert gdf.is_valid.all()

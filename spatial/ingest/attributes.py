@@ -1,9 +1,10 @@
 """Map an upload's columns and values to the tuzheng model, refusing what it cannot map.
 
-Source columns are matched to model fields by a default table of common Chinese column names
-and their pinyin abbreviations (权属类型/QSLX, 宗地编号/ZDBH, 用地性质/YDXZ, 图则编号/TZBH …),
-including the three-character forms UTF-8 shapefiles are left with by the 10-byte DBF limit,
-which a mapping file (YAML or JSON) can override::
+Source columns are matched to model fields by the source names each column's declaration lists
+(:mod:`spatial.schema.layers`): common Chinese column names and their pinyin abbreviations
+(权属类型/QSLX, 宗地编号/ZDBH, 用地性质/YDXZ, 图则编号/TZBH …), including the three-character
+forms UTF-8 shapefiles are left with by the 10-byte DBF limit. A mapping file (YAML or JSON)
+overrides them::
 
     columns:            # model field: source column
       code: 我的编号
@@ -13,13 +14,16 @@ which a mapping file (YAML or JSON) can override::
 
 A flat ``{field: column}`` mapping is accepted too. Category values written in Chinese, as
 abbreviations or as codes map through :func:`spatial.categories.parse_category`. Unknown
-values, missing required values, over-long values and duplicate codes are refused, row by row.
+values, missing required values, over-long values, numbers that are not numbers and duplicate
+keys are refused, row by row, with the column's declared Chinese and English labels.
 Work is done on whole Arrow columns; only distinct category values are looked at in Python.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,102 +35,7 @@ import pyarrow.compute as pc
 from spatial.categories import OwnershipCategory, parse_category
 from spatial.errors import InvalidInput
 from spatial.ingest.report import IngestReport
-from spatial.models import Layer
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A model field: name, whether required, maximum length (None = unlimited), labels."""
-
-    name: str
-    required: bool
-    max_len: int | None
-    label_zh: str
-
-
-FIELDS: dict[Layer, tuple[FieldSpec, ...]] = {
-    Layer.parcels: (
-        FieldSpec("code", True, 60, "宗地编号"),
-        FieldSpec("category", True, None, "权属类型"),
-        FieldSpec("project_code", False, 50, "项目编号"),
-        FieldSpec("owner", False, None, "权利人"),
-    ),
-    Layer.retained_land: (
-        FieldSpec("code", True, 60, "留用地编号"),
-        FieldSpec("project_code", False, 50, "项目编号"),
-        FieldSpec("name", False, None, "名称"),
-        FieldSpec("land_use", True, 20, "用地性质"),
-    ),
-    Layer.state_reserve_land: (
-        FieldSpec("code", True, 60, "储备地编号"),
-        FieldSpec("name", False, None, "名称"),
-    ),
-    Layer.statutory_plans: (
-        FieldSpec("plan_code", True, 60, "图则编号"),
-        FieldSpec("zone_code", True, 60, "地块编号"),
-        FieldSpec("plan_name", False, None, "图则名称"),
-        FieldSpec("land_use_class", True, 20, "用地性质"),
-    ),
-    Layer.projects: (
-        FieldSpec("code", True, 50, "项目编号"),
-        FieldSpec("name", True, None, "项目名称"),
-        FieldSpec("district", False, None, "所属区"),
-        FieldSpec("stage", False, None, "阶段"),
-    ),
-}
-
-KEY_FIELD: dict[Layer, str] = {
-    layer: ("zone_code" if layer is Layer.statutory_plans else "code") for layer in FIELDS
-}
-
-_CODE_ALIASES: dict[Layer, list[str]] = {
-    Layer.parcels: ["宗地编号", "ZDBH", "宗地代码", "ZDDM", "宗地号", "ZDH", "宗地编", "宗地代"],
-    Layer.retained_land: ["留用地编号", "LYDBH", "留用土地编号", "地块编号", "DKBH"],
-    Layer.state_reserve_land: [
-        "储备地编号",
-        "CBDBH",
-        "储备土地编号",
-        "地块编号",
-        "DKBH",
-        "宗地编号",
-    ],
-    Layer.projects: ["项目编号", "XMBH", "项目代码", "XMDM", "项目编", "项目代"],
-    Layer.statutory_plans: [],
-}
-_GENERIC_CODE = ["编号", "BH", "代码", "DM", "code"]
-
-DEFAULT_ALIASES: dict[str, list[str]] = {
-    "category": [
-        "权属类型",
-        "QSLX",
-        "权属性质",
-        "QSXZ",
-        "土地权属",
-        "TDQS",
-        "权属",
-        "权属类",
-        "权属性",
-        "category",
-    ],
-    "project_code": ["项目编号", "XMBH", "项目代码", "XMDM", "项目编", "project_code"],
-    "owner": ["权利人", "QLR", "权属人", "QSR", "使用权人", "SYQR", "owner"],
-    "name": ["名称", "MC", "项目名称", "XMMC", "地块名称", "DKMC", "name"],
-    "land_use": ["用地性质", "YDXZ", "用地性", "规划用途", "GHYT", "用地代码", "YDDM", "land_use"],
-    "land_use_class": [
-        "用地性质",
-        "YDXZ",
-        "用地代码",
-        "YDDM",
-        "用地类别",
-        "YDLB",
-        "land_use_class",
-    ],
-    "plan_code": ["图则编号", "TZBH", "图则编", "plan_code"],
-    "zone_code": ["地块编号", "DKBH", "分区编号", "FQBH", "地块编", "zone_code"],
-    "plan_name": ["图则名称", "TZMC", "plan_name"],
-    "district": ["所属区", "行政区", "XZQ", "区", "district"],
-    "stage": ["阶段", "JD", "项目阶段", "XMJD", "stage"],
-}
+from spatial.schema import Column, LayerSpec, layer_spec
 
 
 @dataclass
@@ -177,7 +86,9 @@ def load_mapping(path: str | Path | None) -> Mapping:
     return Mapping({str(k): str(v) for k, v in columns.items()}, cats)
 
 
-def resolve_columns(layer: Layer, source_columns: list[str], mapping: Mapping) -> dict[str, str]:
+def resolve_columns(
+    layer: str | LayerSpec, source_columns: list[str], mapping: Mapping
+) -> dict[str, str]:
     """Model field → source column, from the mapping file first, then the default table.
 
     Raises
@@ -185,7 +96,7 @@ def resolve_columns(layer: Layer, source_columns: list[str], mapping: Mapping) -
     InvalidInput
         the mapping names unknown fields or missing columns, or a required field has no column.
     """
-    specs = {f.name: f for f in FIELDS[layer]}
+    specs = {c.name: c for c in layer_spec(layer).columns}
     lower = {c.lower(): c for c in source_columns}
     unknown = sorted(set(mapping.columns) - set(specs))
     if unknown:
@@ -206,12 +117,7 @@ def resolve_columns(layer: Layer, source_columns: list[str], mapping: Mapping) -
                 )
             out[name] = lower[src.lower()]
             continue
-        aliases = (
-            _CODE_ALIASES[layer] + _GENERIC_CODE
-            if name == "code"
-            else DEFAULT_ALIASES.get(name, [name])
-        )
-        for a in aliases:
+        for a in spec.source_names:
             if a.lower() in lower and lower[a.lower()] not in out.values():
                 out[name] = lower[a.lower()]
                 break
@@ -251,78 +157,134 @@ def _rows_where(mask: pa.Array) -> np.ndarray:
 
 
 def map_attributes(
-    layer: Layer, table: pa.Table, columns: dict[str, str], mapping: Mapping, report: IngestReport
+    layer: str | LayerSpec,
+    table: pa.Table,
+    columns: dict[str, str],
+    mapping: Mapping,
+    report: IngestReport,
 ) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Map the source ``table`` to model fields; return the arrays and the mask of good rows."""
     n = table.num_rows
     ok = np.ones(n, dtype=bool)
     out: dict[str, pa.Array] = {}
-    for spec in FIELDS[layer]:
+    declared = layer_spec(layer)
+    for spec in declared.columns:
         src = columns.get(spec.name)
         if src is None:
             out[spec.name] = pa.nulls(n, pa.string())
             continue
         col = _as_text(table.column(src))
-        if spec.required:
-            for i in _rows_where(pc.is_null(col)):
-                report.problem(
-                    "missing_value",
-                    f"{spec.label_zh}（列 {src}）为空",
-                    f"{spec.name} (column {src}) is empty",
-                    row=int(i) + 1,
-                    field=src,
-                )
-                ok[i] = False
-        if spec.max_len is not None:
-            for i in _rows_where(pc.greater(pc.utf8_length(col), spec.max_len)):
-                report.problem(
-                    "value_too_long",
-                    f"{spec.label_zh}（列 {src}）超过 {spec.max_len} 个字符",
-                    f"{spec.name} (column {src}) is longer than {spec.max_len} characters",
-                    row=int(i) + 1,
-                    field=src,
-                    value=str(col[int(i)].as_py())[:80],
-                )
-                ok[i] = False
-        if spec.name == "category":
-            col = _map_categories(col, src, mapping, report, ok)
+        refuse = _Refusals(report, ok, col, src)
+        _check_present_and_short(col, spec, refuse)
+        if spec.kind == "code":
+            col = _map_codes(col, spec, mapping, refuse)
+        elif spec.kind == "number":
+            _check_numbers(col, spec, refuse)
         out[spec.name] = col
-    _duplicates(out[KEY_FIELD[layer]], columns.get(KEY_FIELD[layer], ""), report, ok)
+    key_src = columns.get(declared.key, "")
+    _duplicates(out[declared.key], _Refusals(report, ok, out[declared.key], key_src))
     return out, ok
 
 
-def _map_categories(
-    col: pa.Array, src: str, mapping: Mapping, report: IngestReport, ok: np.ndarray
-) -> pa.Array:
+@dataclass
+class _Refusals:
+    """Refuses rows of one source column: a problem each (row, field, value), and not ok."""
+
+    report: IngestReport
+    ok: np.ndarray
+    col: pa.Array
+    src: str
+
+    def __call__(
+        self,
+        mask: pa.Array,
+        code: str,
+        zh: Callable[[Any], str],
+        en: Callable[[Any], str],
+        show_value: bool = True,
+    ) -> None:
+        """Refuse the rows where ``mask`` is true; messages are made from each row's value."""
+        for i in _rows_where(mask):
+            v = self.col[int(i)].as_py()
+            value = {"value": str(v)[:80]} if show_value else {}
+            self.report.problem(code, zh(v), en(v), row=int(i) + 1, field=self.src, **value)
+            self.ok[i] = False
+
+
+def _check_present_and_short(col: pa.Array, spec: Column, refuse: _Refusals) -> None:
+    """Refuse empty values of a required column and values longer than its ``max_len``."""
+    src = refuse.src
+    if spec.required:
+        refuse(
+            pc.is_null(col),
+            "missing_value",
+            lambda _: f"{spec.label_zh}（列 {src}）为空",
+            lambda _: f"{spec.name} (column {src}) is empty",
+            show_value=False,
+        )
+    most = spec.max_len
+    if most is not None:
+        refuse(
+            pc.greater(pc.utf8_length(col), most),
+            "value_too_long",
+            lambda _: f"{spec.label_zh}（列 {src}）超过 {most} 个字符",
+            lambda _: f"{spec.name} (column {src}) is longer than {most} characters",
+        )
+
+
+def _check_numbers(col: pa.Array, spec: Column, refuse: _Refusals) -> None:
+    """Refuse the rows of a ``number`` column whose text is not a finite number."""
+    bad_values = []
+    for v in pc.unique(col).to_pylist():
+        if v is None:
+            continue
+        try:
+            finite = math.isfinite(float(v))
+        except ValueError:
+            finite = False
+        if not finite:
+            bad_values.append(v)
+    if not bad_values:
+        return
+    unit = f"（{spec.unit}）" if spec.unit else ""
+    refuse(
+        pc.is_in(col, value_set=pa.array(bad_values, col.type)),
+        "not_a_number",
+        lambda _: f"{spec.label_zh}{unit}（列 {refuse.src}）不是数值",
+        lambda _: f"{spec.name} (column {refuse.src}) is not a number",
+    )
+
+
+def _map_codes(col: pa.Array, spec: Column, mapping: Mapping, refuse: _Refusals) -> pa.Array:
+    """Map a ``code`` column's values to its vocabulary's codes; refuse the rows it cannot."""
+    vocab = spec.vocabulary
+    assert vocab is not None  # a code column has one (Column checks it)
     uniques = pc.unique(col).to_pylist()
     known: dict[str, str] = {}
     unknown: list[str] = []
     for v in uniques:
         if v is None:
             continue
-        cat = mapping.categories.get(v.strip().lower()) or parse_category(v)
-        if cat is None:
+        mapped = mapping.categories.get(v.strip().lower())
+        code = mapped.value if mapped is not None else vocab.parse(v)
+        if code is None or code not in vocab.codes:
             unknown.append(v)
         else:
-            known[v] = cat.value
+            known[v] = code
     if unknown:
-        bad = pc.is_in(col, value_set=pa.array(unknown, col.type))
-        for i in _rows_where(bad):
-            v = col[int(i)].as_py()
-            report.problem(
-                "unknown_category",
-                f"未知的权属类型 “{v}”（列 {src}）；"
-                "可用：原农村集体土地/集体、原光明农场国有用地/农场、"
-                "未完善征（转）收地补偿手续用地/未完善征转、国有已出让/已完善手续用地/国有，"
-                "或在映射文件 categories 中定义",
-                f"unknown category {v!r} (column {src}); use collective, state_farm, "
-                "incomplete_acquisition, state_owned (or their Chinese names), or define it "
-                "under categories in a mapping file",
-                row=int(i) + 1,
-                field=src,
-                value=v,
-            )
-            ok[i] = False
+        src = refuse.src
+        refuse(
+            pc.is_in(col, value_set=pa.array(unknown, col.type)),
+            "unknown_category",
+            lambda v: (
+                f"未知的{spec.label_zh} “{v}”（列 {src}）；可用：{vocab.choices_zh}，"
+                "或在映射文件 categories 中定义"
+            ),
+            lambda v: (
+                f"unknown {spec.label_en.lower()} {v!r} (column {src}); use "
+                f"{vocab.choices_en}, or define it under categories in a mapping file"
+            ),
+        )
     keys = list(known)
     idx = pc.index_in(col, value_set=pa.array(keys, col.type)) if keys else None
     if idx is None:
@@ -330,7 +292,8 @@ def _map_categories(
     return pc.take(pa.array([known[k] for k in keys], pa.string()), idx)
 
 
-def _duplicates(col: pa.Array, src: str, report: IngestReport, ok: np.ndarray) -> None:
+def _duplicates(col: pa.Array, refuse: _Refusals) -> None:
+    """Refuse every row whose key value occurs more than once, naming its first row."""
     counts = pc.value_counts(col)
     vals = counts.field("values")
     dup = pc.filter(vals, pc.and_(pc.greater(counts.field("counts"), 1), pc.is_valid(vals)))
@@ -338,17 +301,13 @@ def _duplicates(col: pa.Array, src: str, report: IngestReport, ok: np.ndarray) -
         return
     mask = pc.is_in(col, value_set=dup)
     rows = _rows_where(mask)
-    values = pc.take(col, pa.array(rows)).to_pylist()
     first: dict[str, int] = {}
-    for i, v in zip(rows, values, strict=True):
+    for i, v in zip(rows, pc.take(col, pa.array(rows)).to_pylist(), strict=True):
         first.setdefault(v, int(i) + 1)
-    for i, v in zip(rows, values, strict=True):
-        report.problem(
-            "duplicate_code",
-            f"编号 {v} 重复（列 {src}；首次出现在第 {first[v]} 行）",
-            f"duplicate code {v} (column {src}; first at row {first[v]})",
-            row=int(i) + 1,
-            field=src,
-            value=v,
-        )
-        ok[i] = False
+    src = refuse.src
+    refuse(
+        mask,
+        "duplicate_code",
+        lambda v: f"编号 {v} 重复（列 {src}；首次出现在第 {first[v]} 行）",
+        lambda v: f"duplicate code {v} (column {src}; first at row {first[v]})",
+    )

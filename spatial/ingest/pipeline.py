@@ -41,19 +41,16 @@ from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
-from spatial.models import Layer
+from spatial.schema import Layer, LayerSpec, declared, layer_spec
 from spatial.settings import IngestSettings
 
 _MALFORMED = (ValueError, RuntimeError, OSError, UnicodeError, IndexError, pa.ArrowException)
 """Errors that a corrupt or mutated file can raise deep inside GDAL, Arrow or GEOS."""
 
-INGEST_LAYERS = (
-    Layer.parcels,
-    Layer.retained_land,
-    Layer.state_reserve_land,
-    Layer.statutory_plans,
-    Layer.projects,
-)
+
+def ingest_layers() -> list[LayerSpec]:
+    """The layers surveyors may upload into (declared ``ingest``), in declaration order."""
+    return [spec for spec in declared() if spec.ingest]
 
 
 STALE_AFTER_S = 6 * 3600
@@ -95,22 +92,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _layer(layer: str | Layer) -> Layer:
-    try:
-        lay = Layer(layer)
-    except ValueError:
-        lay = None
-    if lay not in INGEST_LAYERS:
-        names = ", ".join(x.value for x in INGEST_LAYERS)
+def _layer(layer: str | LayerSpec) -> LayerSpec:
+    allowed = {spec.name: spec for spec in ingest_layers()}
+    spec = allowed.get(layer.name if isinstance(layer, LayerSpec) else str(layer))
+    if spec is None:
+        names = ", ".join(allowed)
         raise InvalidInput(
             f"未知的图层 {layer}（可选：{names}）", f"unknown layer {layer} (one of: {names})"
         )
-    return lay  # type: ignore[return-value]
+    return spec
 
 
 def ingest(
     path: str | Path,
-    layer: str | Layer,
+    layer: str | LayerSpec,
     *,
     crs: str | None = None,
     encoding: str | None = None,
@@ -265,7 +260,7 @@ class Prepared:
 
 def _prepare(
     path: Path,
-    lay: Layer,
+    lay: LayerSpec,
     report: IngestReport,
     settings: IngestSettings,
     crs: str | None,
@@ -326,7 +321,7 @@ def _prepare(
     )
     t = report.lap("geometry", t)
     ok = ok_attr & geo.ok
-    if lay is Layer.retained_land and "project_code" in values:
+    if lay.name == Layer.retained_land and "project_code" in values:
         for problem in geometry.retained_overlap_problems(
             geo.geoms, ok, values["project_code"].to_numpy(zero_copy_only=False)
         ):
@@ -338,7 +333,7 @@ def _prepare(
     if not ok.all():
         return Prepared({}, np.empty(0, dtype=object), 0, None)
     job = None
-    if lay is Layer.parcels:
+    if lay.name == Layer.parcels:
         sliver = settings.sliver_threshold_m2
 
         def job() -> list[Problem]:
@@ -408,7 +403,7 @@ def _dataset_meta(report: IngestReport) -> dict[str, Any]:
 
 def _write(
     eng: Engine,
-    lay: Layer,
+    lay: LayerSpec,
     report: IngestReport,
     prepared: Prepared,
     user: str,
@@ -441,7 +436,7 @@ def _write(
             )
         try:
             t = time.perf_counter()
-            bulk = lay in datasets.PARTITIONED_LAYERS and n >= datasets.BULK_MIN_ROWS
+            bulk = lay.partitioned and n >= datasets.BULK_MIN_ROWS
             if bulk:  # staged unattached over parallel sessions; attached by publish below
                 datasets.bulk_load(eng, lay, ds, values, geoms, timings=report.timings_s)
             with conn.begin():
@@ -515,7 +510,7 @@ def _add_all(report: IngestReport, problems: list[Problem]) -> None:
         report.add(p)
 
 
-def _same_file(conn: Any, lay: Layer, report: IngestReport) -> int | None:
+def _same_file(conn: Any, lay: LayerSpec, report: IngestReport) -> int | None:
     """An active dataset of the layer from the same bytes read the same way, if any."""
     return datasets.active_with_sha(
         conn, lay, report.sha256 or "", report.source_crs, report.encoding
@@ -554,8 +549,8 @@ def record_refusal(eng: Engine, report: IngestReport, user: str, role: str | Non
 def _record_failure(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:
     """Record a refused upload as a ``failed`` dataset (report kept, no rows) and audit it."""
     try:
-        lay = Layer(report.layer)
-    except ValueError:
+        lay = layer_spec(report.layer)
+    except KeyError:
         _audit(eng, user, role, report)
         return
     try:
