@@ -12,7 +12,7 @@ from api import errors, pages
 from api.routers import calendar, features, health, login, projects, tiles, uploads, users, web
 from api.settings import ApiSettings
 from spatial.db import get_engine
-from spatial.layers.registry import default_registry
+from spatial.layers.registry import Registry, build_registry
 from spatial.layers.tilecache import TileService
 from spatial.settings import DatabaseSettings
 
@@ -23,18 +23,25 @@ VENDOR_DIRS = {
 
 
 def create_app(
-    settings: ApiSettings | None = None, db_settings: DatabaseSettings | None = None
+    settings: ApiSettings | None = None,
+    db_settings: DatabaseSettings | None = None,
+    registry: Registry | None = None,
 ) -> FastAPI:
-    """Build the tuzheng app for the given settings (tests pass their own)."""
+    """Build the tuzheng app for the given settings (tests pass their own).
+
+    ``registry`` defaults to :func:`~spatial.layers.registry.build_registry`: every declared
+    layer and the analysis layers, fixed for the app's lifetime (``app.state.registry``).
+    """
     settings = settings or ApiSettings()
     db_settings = db_settings or DatabaseSettings()
+    layers = registry if registry is not None else build_registry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = get_engine(db_settings.url())
         app.state.tiles = TileService(
             app.state.engine,
-            default_registry(),
+            layers,
             settings.tile_cache_bytes,
             settings.tile_connections,
         )
@@ -46,6 +53,7 @@ def create_app(
 
     app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.registry = layers
     app.state.db_settings = db_settings
     errors.register(app)
     pages.register(app)

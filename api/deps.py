@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from spatial.errors import AuthenticationFailed, CsrfFailed
+from spatial.layers.registry import Registry
 from spatial.models import Role, User
 from spatial.sessions import SessionUser, resolve_session
 from spatial.users import authenticate, require_role
@@ -45,6 +46,14 @@ def get_engine_dep(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine_dep)]
+
+
+def get_registry(request: Request) -> Registry:
+    """The layer registry the app was built with (collections and their schemas)."""
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
 def bearer_token(request: Request) -> str | None:

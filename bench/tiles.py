@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 from data.demo import generate, load_into_db  # noqa: E402
 from spatial import localdb, migrate  # noqa: E402
 from spatial.db import get_engine  # noqa: E402
-from spatial.layers.registry import default_registry  # noqa: E402
+from spatial.layers.registry import build_registry  # noqa: E402
 from spatial.layers.tiles import TileAddress, tile_parameters, tile_statement  # noqa: E402
 from spatial.settings import DatabaseSettings  # noqa: E402
 
@@ -194,7 +194,7 @@ def run_wrk(base: str, paths: list[str], duration: int, label: str) -> dict[str,
 
 def run_pgbench(settings: DatabaseSettings, tiles: list[TileAddress], duration: int) -> dict:
     """pgbench with tuzheng's tile statement for the same tiles (one script per tile)."""
-    col = default_registry().get("parcels")
+    col = build_registry().get("parcels")
     conninfo = settings.url().replace("+psycopg", "")
     with tempfile.TemporaryDirectory() as tmp, psycopg.connect(conninfo) as conn:
         cur = psycopg.ClientCursor(conn)

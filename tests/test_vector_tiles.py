@@ -317,9 +317,10 @@ def test_tile_cache_is_invalidated_exactly_when_a_dataset_changes(db):
 
 
 def test_identifiers_in_tile_sql_are_quoted():
-    from spatial.layers.registry import default_registry
+    from spatial.layers.registry import build_registry
     from spatial.layers.tiles import tile_statement
 
-    stmt = tile_statement(default_registry().get("parcels"))
+    parcels = build_registry().get("parcels")
+    stmt = tile_statement(parcels)
     assert isinstance(stmt, sql.Composed)
-    assert stmt is tile_statement(default_registry().get("parcels"))
+    assert stmt is tile_statement(parcels)

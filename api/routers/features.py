@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import EngineDep, OpenReader
+from api.deps import EngineDep, OpenReader, RegistryDep
 from spatial.errors import BadRequest
 from spatial.layers.crs_uri import CRS84_URI, STORAGE_CRS_URI, SUPPORTED, OutputCrs, parse_crs
 from spatial.layers.features import (
@@ -23,7 +23,7 @@ from spatial.layers.features import (
     item_json,
     items_json,
 )
-from spatial.layers.registry import Collection, Registry, default_registry
+from spatial.layers.registry import Collection
 
 router = APIRouter(tags=["OGC API Features"])
 
@@ -56,11 +56,6 @@ ITEMS_PARAMS = {
     "sortby",
     "datetime",
 }
-
-
-def registry() -> Registry:
-    """The layer registry (collections and their schemas)."""
-    return default_registry()
 
 
 def _base(request: Request) -> str:
@@ -116,11 +111,11 @@ def _collection_doc(request: Request, col: Collection, extent: list[float] | Non
 def landing(
     request: Request,
     engine: EngineDep,
+    reg: RegistryDep,
     f: Annotated[str | None, Query(description="json or html")] = None,
 ) -> Response:
     """Landing page: HTML for browsers, JSON for ``?f=json`` or ``Accept: application/json``."""
     base = _base(request)
-    reg = registry()
     if _wants_json(request, f):
         return _json(
             {
@@ -182,10 +177,12 @@ def conformance(_: OpenReader) -> JSONResponse:
 
 
 @router.get("/collections")
-def collections(request: Request, engine: EngineDep, _: OpenReader) -> JSONResponse:
+def collections(
+    request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader
+) -> JSONResponse:
     """All layers (table and analysis) as OGC collections."""
     base = _base(request)
-    cols = [_collection_doc(request, c, collection_extent(engine, c)) for c in registry()]
+    cols = [_collection_doc(request, c, collection_extent(engine, c)) for c in registry]
     return _json(
         {
             "links": [
@@ -199,17 +196,19 @@ def collections(request: Request, engine: EngineDep, _: OpenReader) -> JSONRespo
 
 @router.get("/collections/{collection_id}")
 def collection(
-    collection_id: str, request: Request, engine: EngineDep, _: OpenReader
+    collection_id: str, request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader
 ) -> JSONResponse:
     """One collection's metadata."""
-    col = registry().get(collection_id)
+    col = registry.get(collection_id)
     return _json(_collection_doc(request, col, collection_extent(engine, col)))
 
 
 @router.get("/collections/{collection_id}/queryables")
-def queryables(collection_id: str, request: Request, _: OpenReader) -> JSONResponse:
+def queryables(
+    collection_id: str, request: Request, registry: RegistryDep, _: OpenReader
+) -> JSONResponse:
     """The declared schema: the only properties that may be filtered, sorted or selected."""
-    col = registry().get(collection_id)
+    col = registry.get(collection_id)
     props: dict[str, Any] = {
         p.name: {"title": f"{p.title_zh} {p.title_en}", "type": p.type} for p in col.properties
     }
@@ -248,6 +247,7 @@ def items(
     collection_id: str,
     request: Request,
     engine: EngineDep,
+    registry: RegistryDep,
     _: OpenReader,
     limit: Annotated[
         int | None,
@@ -270,7 +270,7 @@ def items(
     f: str | None = None,
 ) -> Response:
     """Features of a collection, one page, as GeoJSON built by PostGIS."""
-    col = registry().get(collection_id)
+    col = registry.get(collection_id)
     settings = request.app.state.settings
     equals: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
@@ -324,12 +324,13 @@ def item(
     feature_id: str,
     request: Request,
     engine: EngineDep,
+    registry: RegistryDep,
     _: OpenReader,
     crs: Annotated[str | None, Query()] = None,
     f: str | None = None,
 ) -> Response:
     """One feature by id (404 for anything but an existing integer id)."""
-    col = registry().get(collection_id)
+    col = registry.get(collection_id)
     out_crs = parse_crs(crs, "crs")
     base = _base(request)
     links = [

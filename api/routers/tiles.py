@@ -17,10 +17,10 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import EngineDep, OpenReader
+from api.deps import EngineDep, OpenReader, RegistryDep
 from spatial.errors import DomainError
 from spatial.layers.features import collection_extent
-from spatial.layers.registry import default_registry
+from spatial.layers.registry import Registry
 from spatial.layers.tilecache import CachedTile, TileService
 from spatial.layers.tiles import MAX_ZOOM, MIN_ZOOM, parse_tile
 
@@ -54,10 +54,14 @@ def tile_response(
 
 @router.get("/tiles/{collection_id}.json")
 def tilejson(
-    collection_id: str, request: Request, engine: EngineDep, _: OpenReader
+    collection_id: str,
+    request: Request,
+    engine: EngineDep,
+    registry: RegistryDep,
+    _: OpenReader,
 ) -> JSONResponse:
     """TileJSON 3.0 of a collection's vector tiles."""
-    col = default_registry().get(collection_id)
+    col = registry.get(collection_id)
     base = str(request.base_url).rstrip("/")
     bounds = collection_extent(engine, col) or [113.75, 22.6, 114.05, 22.9]
     fields: dict[str, Any] = {"id": "要素编号 Feature id (integer)"}
@@ -101,12 +105,13 @@ def tile(
     x: str,
     y: str,
     request: Request,
+    registry: RegistryDep,
     _: OpenReader,
     accept_encoding: Annotated[str, Header()] = "",
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One Mapbox vector tile (Web Mercator); 204 when it holds no feature."""
-    col = default_registry().get(collection_id)
+    col = registry.get(collection_id)
     addr = parse_tile(z, x, y)
     service: TileService = request.app.state.tiles
     cached, hit = service.tile(col, addr)
@@ -135,16 +140,18 @@ class CachedTileMiddleware:
                 tile = service.cache.get(m[1], int(m[2]), int(m[3]), int(m[4]))
                 hit = tile is not None
                 if tile is None:
-                    tile = await self._render(service, m[1], m[2], m[3], m[4])
+                    tile = await self._render(app.state.registry, service, *m.groups())
                 if tile is not None:
                     await self._send(scope, send, tile, hit)
                     return
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _render(service: TileService, cid: str, z: str, x: str, y: str) -> CachedTile | None:
+    async def _render(
+        registry: Registry, service: TileService, cid: str, z: str, x: str, y: str
+    ) -> CachedTile | None:
         try:
-            col = default_registry().get(cid)
+            col = registry.get(cid)
             addr = parse_tile(z, x, y)
         except DomainError:
             return None  # the route answers with the error

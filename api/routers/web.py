@@ -6,7 +6,7 @@ import folium
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import EngineDep, OpenReader
+from api.deps import EngineDep, OpenReader, RegistryDep
 from api.mappage import (
     ClickPopups,
     Legend,
@@ -16,7 +16,6 @@ from api.mappage import (
     VectorTileLayer,
 )
 from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
-from spatial.layers.registry import default_registry
 from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, VALUE_LABELS, legends
 
 router = APIRouter(tags=["web"])
@@ -29,7 +28,7 @@ TIANDITU_URL = (
 
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
-def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
+def web_map(request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader) -> str:
     """The folium map: layer control, project selector, Chinese legends, popups with review."""
     ctx = map_context(engine)
     bounds = ctx.bounds or GUANGMING_BOUNDS
@@ -49,7 +48,6 @@ def web_map(request: Request, engine: EngineDep, _: OpenReader) -> str:
             subdomains="01234567",
             max_zoom=18,
         ).add_to(m)
-    registry = default_registry()
     for cid in LAYER_ORDER:
         col = registry.get(cid)
         fields = [(p.name, p.title_zh) for p in col.properties if p.name != "dataset_id"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from spatial.layers.registry import _REVIEW_DEPENDS, Collection, Prop, route_label_sql
+from spatial.layers.collection import REVIEW_DEPENDS, Collection, Prop, route_label_sql
 
 
 def _area(title_zh: str, title_en: str, name: str = "area_m2") -> Prop:
@@ -57,7 +57,7 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
                 expr=route_label_sql(sql.SQL("t.route")),
             ),
         ),
-        depends_on=_REVIEW_DEPENDS,
+        depends_on=REVIEW_DEPENDS,
         tile_properties=(
             "project_code",
             "site_code",
@@ -85,7 +85,7 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             _area("未覆盖面积（平方米）", "Uncovered area (m²)"),
             *_REASON,
         ),
-        depends_on=_REVIEW_DEPENDS,
+        depends_on=REVIEW_DEPENDS,
         tile_properties=(
             "project_code",
             "site_code",
@@ -115,7 +115,7 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             _area("冲突面积（平方米）", "Conflicting area (m²)"),
             *_REASON,
         ),
-        depends_on=_REVIEW_DEPENDS,
+        depends_on=REVIEW_DEPENDS,
         tile_properties=(
             "project_code",
             "site_code",

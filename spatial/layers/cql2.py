@@ -282,8 +282,8 @@ def compile_filter(text: str, collection: Collection) -> tuple[sql.Composable, l
 
     Examples
     --------
-    >>> from spatial.layers.registry import default_registry
-    >>> cond, params = compile_filter("code IN ('a', 'b')", default_registry().get("parcels"))
+    >>> from spatial.layers.registry import build_registry
+    >>> cond, params = compile_filter("code IN ('a', 'b')", build_registry().get("parcels"))
     >>> params
     ['a', 'b']
     """

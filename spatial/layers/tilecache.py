@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine
 
-from spatial.layers.registry import Collection
+from spatial.layers.collection import Collection
 from spatial.layers.tiles import TileAddress, render_tile_on
 
 log = logging.getLogger(__name__)

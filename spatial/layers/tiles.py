@@ -20,8 +20,8 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from spatial.errors import BadRequest, NotFound
+from spatial.layers.collection import Collection
 from spatial.layers.features import raw_connection
-from spatial.layers.registry import Collection
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 MIN_ZOOM = 0
