@@ -9,7 +9,19 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
-from api.routers import calendar, features, health, login, projects, tiles, uploads, users, web
+from api.routers import (
+    budget,
+    calendar,
+    features,
+    health,
+    login,
+    procedure,
+    projects,
+    tiles,
+    uploads,
+    users,
+    web,
+)
 from api.settings import ApiSettings
 from spatial.db import get_engine
 from spatial.layers.registry import Registry, build_registry
@@ -67,6 +79,8 @@ def create_app(
     app.include_router(projects.router)
     app.include_router(uploads.router)
     app.include_router(calendar.router)
+    app.include_router(procedure.router)
+    app.include_router(budget.router)
     app.include_router(web.router)
     app.include_router(features.router)
     app.include_router(tiles.router)
