@@ -253,6 +253,7 @@ def enter_notice(
     """Enter (or replace) ``notice``'s year; audited; the replaced notice is kept.
 
     The caller has checked that the user is an administrator (API ``Admin``, CLI ``--by``).
+    Every project's stored procedure status is refreshed in the same transaction.
     """
     days = _expand(notice)
     with session_scope(engine) as s:
@@ -299,4 +300,9 @@ def enter_notice(
                 else {"notice_id": old.id, "source": old.source, "reference": old.reference},
             },
         )
+        # deadlines depend on the calendar: the projects' stored status follows it at once
+        from spatial.procedure.events import refresh_all
+        from spatial.procedure.status import china_today
+
+        refresh_all(s.connection(), china_today())
     return next(y for y in calendar_years(engine) if y.year == notice.year)
