@@ -16,6 +16,7 @@ from api.routers import (
     health,
     login,
     procedure,
+    procedure_pages,
     projects,
     tiles,
     uploads,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(calendar.router)
     app.include_router(procedure.router)
     app.include_router(budget.router)
+    app.include_router(procedure_pages.router)
     app.include_router(web.router)
     app.include_router(features.router)
     app.include_router(tiles.router)

@@ -57,6 +57,8 @@ NAV: list[NavItem] = [
     NavItem("/workbench/upload", "上传 Upload", frozenset({Role.surveyor, Role.admin})),
     NavItem("/workbench/uploads", "我的上传 My uploads", frozenset({Role.surveyor, Role.admin})),
     NavItem("/workbench/versions", "版本 Versions"),
+    NavItem("/workbench/procedure", "程序与预算 Procedure"),
+    NavItem("/workbench/calendar", "工作日历 Calendar"),
     NavItem("/workbench/users", "用户 Users", frozenset({Role.admin})),
     NavItem("/workbench/audit", "审计 Audit", frozenset({Role.admin})),
 ]

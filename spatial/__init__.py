@@ -45,6 +45,17 @@ _LAZY: dict[str, str] = {
     "review_project": "spatial.analysis",
     "review_all": "spatial.analysis",
     "write_review_xlsx": "spatial.analysis",
+    # spatial.procedure / spatial.budget: deadlines and money (Art. 12–38)
+    "load_calendar": "spatial.procedure.calendar_store",
+    "Period": "spatial.procedure.periods",
+    "period_end": "spatial.procedure.periods",
+    "register_project": "spatial.procedure.projects",
+    "record_event": "spatial.procedure.events",
+    "project_procedure": "spatial.procedure.events",
+    "bureau_list": "spatial.procedure.events",
+    "procedure_report": "spatial.procedure.report",
+    "compute_budget": "spatial.budget.plan",
+    "project_budget": "spatial.budget.store",
 }
 
 __all__ = sorted(_LAZY)

@@ -27,6 +27,7 @@ EXPECTED = [
     "02_retained_land_review.ipynb",
     "03_upload_qa.ipynb",
     "04_district_statistics.ipynb",
+    "05_procedure_budget.ipynb",
 ]
 
 

@@ -22,6 +22,7 @@ ALL_IDS = [
     "reserve_overlaps",
     "uncovered",
     "conflicts",
+    "procedure_projects",
 ]
 
 

@@ -186,6 +186,13 @@ def test_a_deadline_into_an_unknown_year_is_refused(cal):
         period_end(cal, date(2003, 12, 1), Period(30, Unit.natural_days))
 
 
+def test_period_takes_the_unit_it_names(cal):
+    # "working_days" as text (e.g. from a DataFrame column) is the working-day unit, not days
+    assert period_end(cal, date(2025, 9, 30), Period(5, "working_days")) == date(2025, 10, 14)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Period(5, "weeks")  # type: ignore[arg-type]
+
+
 def test_period_must_count_something():
     with pytest.raises(ValueError):
         Period(0, WD)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from spatial.errors import NotFound
 from spatial.layers.analysis import ANALYSIS_COLLECTIONS
 from spatial.layers.collection import Collection, Prop, PropType
+from spatial.layers.procedure import PROCEDURE_COLLECTIONS
 from spatial.layers.tables import table_collections
 
 __all__ = ["Collection", "Prop", "PropType", "Registry", "build_registry"]
@@ -53,5 +54,6 @@ class Registry:
 
 
 def build_registry(extra: Iterable[Collection] = ()) -> Registry:
-    """The served table layers (from the declarations), the analysis layers, then ``extra``."""
-    return Registry((*table_collections(), *ANALYSIS_COLLECTIONS, *extra))
+    """The served table layers (from the declarations), the analysis layers, the procedure
+    layer (:mod:`spatial.layers.procedure`), then ``extra``."""
+    return Registry((*table_collections(), *ANALYSIS_COLLECTIONS, *PROCEDURE_COLLECTIONS, *extra))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from spatial.categories import COLOURS, OwnershipCategory
+from spatial.procedure.steps import OVERDUE_COLOUR, PHASES
 from spatial.rules import ROUTE_LABELS_ZH, Route
 
 ROUTE_COLOURS: dict[Route, str] = {
@@ -25,6 +26,7 @@ LAYER_ORDER = (
     "uncovered",
     "conflicts",
     "reserve_overlaps",
+    "procedure_projects",
     "projects",
 )
 """Drawing order on the map, bottom to top."""
@@ -102,12 +104,24 @@ STYLES: dict[str, dict[str, Any]] = {
         }
     },
     "projects": {"base": {"color": "#000000", "weight": 2.5, "fill": False}},
+    "procedure_projects": {
+        "base": {
+            "color": "#263238",
+            "weight": 1.5,
+            "fill": True,
+            "fillColor": PHASES[0].colour,
+            "fillOpacity": 0.45,
+        },
+        "by": "map_class",
+        "colours": {**{ph.code: ph.colour for ph in PHASES}, "overdue": OVERDUE_COLOUR},
+    },
 }
 
 
 VALUE_LABELS: dict[str, dict[str, str]] = {
     "category": {c.value: c.label_zh for c in OwnershipCategory},
     "route": {r.value: ROUTE_LABELS_ZH[r] for r in Route},
+    "map_class": {**{ph.code: ph.label_zh for ph in PHASES}, "overdue": "已逾期"},
 }
 """Chinese labels of coded property values, for popups."""
 
@@ -135,5 +149,10 @@ def legends() -> list[tuple[str, list[tuple[str, str]]]]:
                 ("国有储备土地 State reserve land", "#8d6e63"),
                 ("法定图则 Statutory plan zones", "#ce93d8"),
             ],
+        ),
+        (
+            "项目程序进度 Procedure stage",
+            [(f"{ph.label_zh} {ph.label_en}", ph.colour) for ph in PHASES]
+            + [("已逾期 Overdue", OVERDUE_COLOUR)],
         ),
     ]

@@ -79,7 +79,7 @@ def version_sql(col: Collection) -> sql.Composable:
     published, superseded, restored or deleted (and, for review layers, when the land-use
     compatibility table changes).
     """
-    layers = [d for d in col.depends_on if d != "land_use_compatibility"]
+    layers = [d for d in col.depends_on if d not in ("land_use_compatibility", "procedure")]
     expr = sql.SQL(
         "(SELECT coalesce(string_agg(d.id::text, ',' ORDER BY d.id), '') FROM datasets d "
         "WHERE d.status = 'active' AND d.layer::text IN ({}))"
@@ -89,6 +89,12 @@ def version_sql(col: Collection) -> sql.Composable:
             "{} || ';' || (SELECT coalesce(md5(string_agg(c.planned_use || '/' || c.zone_class"
             " || '/' || c.compatible::text, ',' ORDER BY c.planned_use, c.zone_class)), '') "
             "FROM land_use_compatibility c)"
+        ).format(expr)
+    if "procedure" in col.depends_on:
+        # procedure status changes with events and calendar entries, and overdue with the date
+        expr = sql.SQL(
+            "{} || ';' || (SELECT coalesce(max(refreshed_at)::text, '') || count(*)::text "
+            "FROM procedure_status) || ';' || ((now() AT TIME ZONE 'Asia/Shanghai')::date)::text"
         ).format(expr)
     return expr
 

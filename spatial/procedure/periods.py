@@ -61,6 +61,9 @@ class Period:
     unit: Unit
 
     def __post_init__(self) -> None:
+        # a plain string or numpy integer (from a DataFrame, a form) is taken as what it names
+        object.__setattr__(self, "unit", Unit(self.unit))
+        object.__setattr__(self, "count", int(self.count))
         if self.count < 1:
             raise ValueError("a period counts at least one unit")
 

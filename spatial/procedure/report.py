@@ -111,7 +111,8 @@ POOL_COLS = [
 ]
 
 
-def _pct(rate: Decimal | None) -> str | None:
+def percent_label(rate: Decimal | None) -> str | None:
+    """A rate as a percentage label, e.g. ``Decimal("0.0075")`` → ``"0.75%"``."""
     return None if rate is None else f"{(rate * 100).normalize():f}%"
 
 
@@ -172,11 +173,19 @@ def procedure_report(engine: Engine, code: str, today: date) -> ProcedureReport:
         for d in p.deadlines
     ]
     budget: list[list[Cell]] = [
-        [code, ln.label_zh, ln.article, ln.base_zh, ln.base, _pct(ln.rate), ln.amount]
+        [code, ln.label_zh, ln.article, ln.base_zh, ln.base, percent_label(ln.rate), ln.amount]
         for ln in b.budget.lines
     ]
     budget += [
-        [code, f"业务费其中：{s.label_zh}", "第三十八条", "业务费", None, _pct(s.rate), s.amount]
+        [
+            code,
+            f"业务费其中：{s.label_zh}",
+            "第三十八条",
+            "业务费",
+            None,
+            percent_label(s.rate),
+            s.amount,
+        ]
         for s in b.budget.business_fee_shares
     ]
     budget.append([code, "总补偿费用", "第十五条", None, None, None, b.budget.total])

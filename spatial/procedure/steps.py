@@ -272,3 +272,69 @@ def steps_for(track: Track) -> list[Step]:
 def rules_for(track: Track) -> list[DeadlineRule]:
     """The deadline rules of ``track``."""
     return [r for r in RULES if track in r.tracks]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A group of consecutive steps, coloured as one on the map."""
+
+    code: str
+    label_zh: str
+    label_en: str
+    colour: str
+    steps: tuple[str, ...]
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("not_started", "未开始", "not started", "#bdbdbd", ("not_started",)),
+    Phase(
+        "preparation",
+        "前期调查",
+        "preparation",
+        "#81d4fa",
+        ("documents_received", "entrusted", "verification_letters_sent"),
+    ),
+    Phase(
+        "planning",
+        "方案编制与审查",
+        "plans and review",
+        "#1e88e5",
+        (
+            "budget_plan_submitted",
+            "budget_exempted",
+            "implementation_plan_submitted",
+            "review_submitted",
+            "preliminary_exam_done",
+        ),
+    ),
+    Phase(
+        "approval",
+        "审批与公告",
+        "approval and publicity",
+        "#8e24aa",
+        ("leading_group_approved", "publicity_started", "supply_plan_submitted"),
+    ),
+    Phase(
+        "compensation",
+        "补偿实施",
+        "compensation",
+        "#fb8c00",
+        (
+            "fund_requested",
+            "fund_opinion_issued",
+            "quota_issued",
+            "funds_allocated",
+            "agreements_signed",
+            "handover",
+        ),
+    ),
+    Phase(
+        "completion",
+        "完成与结算",
+        "completion and settlement",
+        "#43a047",
+        ("work_completed", "reserve_entry", "settlement_submitted"),
+    ),
+)
+OVERDUE_COLOUR = "#e53935"
+"""Projects with an overdue deadline, whatever their stage."""
