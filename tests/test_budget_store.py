@@ -350,3 +350,39 @@ def test_cli_import_show_and_pool_match_the_api(db, client, staff, tmp_path):
     cli_pool = json.loads(run_cli(db.url, "budget", "pool", "--json").stdout)
     api_pool = client.get("/budget/pool", headers=bearer(staff["analyst"])).json()
     assert cli_pool == api_pool and api_pool["available"] == "0.01"
+
+
+def test_hostile_input_gets_a_4xx_never_a_500(db, client, staff):
+    import zipfile
+
+    register(client, staff["planner"])
+    p = bearer(staff["planner"])
+    bomb = BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (101 * 1024 * 1024))
+    r = client.post(
+        "/budget/projects/GM-ZB-101/items.xlsx",
+        files={"file": ("bomb.xlsx", bomb.getvalue(), "application/octet-stream")},
+        headers=p,
+    )
+    assert r.status_code == 413 and "unpacks to more than 100 MB" in r.json()["message_en"]
+    nul = [{**ITEMS[0], "description": "民房\x00"}]
+    r = client.put("/budget/projects/GM-ZB-101/items", json={"items": nul}, headers=p)
+    assert r.status_code == 422 and "NUL" in r.text
+    r = client.post(
+        "/budget/pool/draws",
+        json={"project_code": "GM\x00", "amount": "1", "on_date": "2026-11-20"},
+        headers=p,
+    )
+    assert r.status_code == 422
+    assert client.get("/budget/projects/GM%00", headers=p).status_code == 422
+    r = client.post(
+        "/procedure/projects/GM-ZB-101/events",
+        json={"step": "entrusted", "occurred_on": "2026-11-02", "note": "\x00"},
+        headers=p,
+    )
+    assert r.status_code == 422
+    assert client.get("/procedure/projects/%00x", headers=p).status_code == 422
+    bad_notice = {"year": 2027, "reference": "x\x00", "holidays": [], "workdays": []}
+    r = client.put("/calendar/years/2027", json=bad_notice, headers=bearer(staff["admin"]))
+    assert r.status_code == 422

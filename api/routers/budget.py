@@ -18,10 +18,13 @@ from spatial.budget.pool import PoolStatus, draw, pool_status, repay
 from spatial.budget.rates import Track
 from spatial.budget.store import ProjectBudget, import_items_xlsx, project_budget, save_items
 from spatial.errors import InvalidInput, TooLarge
+from spatial.procedure.text import NO_NUL_PATTERN, CleanText
 
 router = APIRouter(prefix="/budget", tags=["budget"])
 
-ProjectCode = Annotated[str, Path(min_length=1, max_length=50, description="project code")]
+ProjectCode = Annotated[
+    str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN, description="project code")
+]
 
 
 def _amount(value: object, field: str) -> Decimal:
@@ -55,10 +58,10 @@ class ItemsIn(BaseModel):
 class PoolMovementIn(BaseModel):
     """A draw from or a repayment to the adjustment pool (yuan)."""
 
-    project_code: str = Field(min_length=1, max_length=50)
+    project_code: CleanText = Field(min_length=1, max_length=50)
     amount: Decimal
     on_date: date
-    note: str | None = Field(default=None, max_length=500)
+    note: CleanText | None = Field(default=None, max_length=500)
 
     @field_validator("amount", mode="before")
     @classmethod

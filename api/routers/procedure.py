@@ -25,11 +25,14 @@ from spatial.procedure.ledger_xlsx import write_ledger
 from spatial.procedure.projects import Registration, get_registration, register_project
 from spatial.procedure.status import china_today
 from spatial.procedure.steps import RULES, STEPS
+from spatial.procedure.text import NO_NUL_PATTERN, CleanText
 
 router = APIRouter(prefix="/procedure", tags=["procedure"])
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ProjectCode = Annotated[str, Path(min_length=1, max_length=50, description="project code")]
+ProjectCode = Annotated[
+    str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN, description="project code")
+]
 Today = Annotated[
     date | None, Query(description="the day to compute for (default: today in China)")
 ]
@@ -45,16 +48,16 @@ class RegistrationIn(BaseModel):
 class EventIn(BaseModel):
     """A procedure step that happened on a day."""
 
-    step: str = Field(min_length=1, max_length=60)
+    step: CleanText = Field(min_length=1, max_length=60)
     occurred_on: date
-    note: str | None = Field(default=None, max_length=1000)
+    note: CleanText | None = Field(default=None, max_length=1000)
 
 
 class CorrectionIn(BaseModel):
     """The date an event should have had (or none: withdraw it), and why."""
 
     occurred_on: date | None
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: CleanText = Field(min_length=1, max_length=1000)
 
 
 class StepOut(BaseModel):

@@ -24,10 +24,11 @@ from spatial.procedure.events import bureau_list, project_procedure
 from spatial.procedure.report import percent_label
 from spatial.procedure.status import china_today
 from spatial.procedure.steps import PHASES, steps_for
+from spatial.procedure.text import NO_NUL_PATTERN
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-ProjectCode = Annotated[str, Path(min_length=1, max_length=50)]
+ProjectCode = Annotated[str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN)]
 WRITERS = {Role.planner, Role.admin}
 
 

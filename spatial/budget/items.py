@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from spatial.budget.money import parse_yuan
 from spatial.errors import InvalidInput, TooLarge
+from spatial.procedure.text import CleanText
 
 MAX_ROWS = 10_000
 MAX_XLSX_BYTES = 10 * 1024 * 1024
@@ -69,10 +70,10 @@ class BudgetItem(BaseModel):
     """One compensation item or fee; ``amount`` in yuan, whole fen, more than zero."""
 
     section: Section
-    category: str = Field(min_length=1, max_length=40)
-    description: str = Field(min_length=1, max_length=200)
+    category: CleanText = Field(min_length=1, max_length=40)
+    description: CleanText = Field(min_length=1, max_length=200)
     quantity: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=4)
-    unit: str | None = Field(default=None, max_length=20)
+    unit: CleanText | None = Field(default=None, max_length=20)
     amount: Decimal
 
     @field_validator("amount", mode="before")
@@ -145,7 +146,7 @@ def _problem(row: int, field: str, zh: str, en: str) -> dict[str, Any]:
 def _text(v: object) -> str | None:
     if v is None:
         return None
-    s = str(v).strip()
+    s = str(v).replace("\x00", "").strip()
     return s or None
 
 
@@ -221,6 +222,32 @@ def _row_item(
     )
 
 
+MAX_XLSX_UNPACKED = 100 * 1024 * 1024
+MAX_XLSX_MEMBERS = 1000
+
+
+def _check_zip(data: bytes, file_name: str) -> None:
+    """An .xlsx is a zip: refuse one that would unpack to more than MAX_XLSX_UNPACKED bytes
+    or hold more than MAX_XLSX_MEMBERS members (a decompression bomb), before parsing."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InvalidInput(
+            f"{file_name}：不是有效的 Excel 工作簿（.xlsx）",
+            f"{file_name}: not a valid Excel workbook (.xlsx)",
+            file=file_name,
+        ) from exc
+    if len(infos) > MAX_XLSX_MEMBERS or sum(i.file_size for i in infos) > MAX_XLSX_UNPACKED:
+        raise TooLarge(
+            f"{file_name}：解压后超过 {MAX_XLSX_UNPACKED // 1024 // 1024} MB",
+            f"{file_name}: unpacks to more than {MAX_XLSX_UNPACKED // 1024 // 1024} MB",
+            file=file_name,
+        )
+
+
 def read_items_xlsx(data: bytes, file_name: str = "upload.xlsx") -> list[BudgetItem]:
     """The items of the first sheet of an .xlsx workbook; all or nothing.
 
@@ -239,6 +266,7 @@ def read_items_xlsx(data: bytes, file_name: str = "upload.xlsx") -> list[BudgetI
             f"{file_name}：文件超过 {MAX_XLSX_BYTES // 1024 // 1024} MB",
             f"{file_name}: file larger than {MAX_XLSX_BYTES // 1024 // 1024} MB",
         )
+    _check_zip(data, file_name)
     try:
         wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, text
 from spatial.db import session_scope
 from spatial.errors import InvalidInput
 from spatial.procedure.calendar import WorkingCalendar
+from spatial.procedure.text import CleanText
 from spatial.users import record
 
 SEED_ACTOR = "chinese-calendar"
@@ -38,21 +39,21 @@ class HolidayRange(BaseModel):
 
     start: date
     end: date
-    name: str = Field(min_length=1, max_length=60, description="节日名称, e.g. 春节")
+    name: CleanText = Field(min_length=1, max_length=60, description="节日名称, e.g. 春节")
 
 
 class MakeupWorkday(BaseModel):
     """A weekend day the notice makes a working day (调休上班)."""
 
     day: date
-    name: str = Field(min_length=1, max_length=60, description="the festival it serves")
+    name: CleanText = Field(min_length=1, max_length=60, description="the festival it serves")
 
 
 class HolidayNotice(BaseModel):
     """A State Council holiday notice for one year, as an administrator enters it."""
 
     year: int = Field(ge=MIN_YEAR, le=MAX_YEAR)
-    reference: str = Field(
+    reference: CleanText = Field(
         min_length=1, max_length=200, description="文号, e.g. 国办发明电〔2026〕X号"
     )
     holidays: list[HolidayRange] = Field(min_length=1, max_length=40)
