@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLED_SCRIPT = """
 import sys, threading, time
 import spatial.datasets as d
+import spatial.datasets.loading as loading
 from sqlalchemy import create_engine
 from spatial.ingest import ingest
 
-orig = d._write_chunk
+orig = loading._write_chunk
 first = threading.Lock()  # the bulk path copies in two threads: say it once, then both stall
 
 def stall(cp, data):
@@ -32,7 +33,7 @@ def stall(cp, data):
         print("COPYING", flush=True)
     time.sleep(600)
 
-d._write_chunk = stall
+loading._write_chunk = stall
 if sys.argv[3] == "bulk":  # stage over parallel sessions, as large parcel uploads do
     d.BULK_MIN_ROWS = 1
 ingest(sys.argv[1], "parcels", engine=create_engine(sys.argv[2]))

@@ -44,7 +44,7 @@ def test_binary_copy_round_trips_text_nulls_floats_and_promotes_polygons(db) -> 
 
 
 def test_copy_of_many_rows_spans_chunks(db, monkeypatch) -> None:
-    monkeypatch.setattr(datasets, "COPY_CHUNK_ROWS", 7)
+    monkeypatch.setattr(datasets.loading, "COPY_CHUNK_ROWS", 7)
     xs = [500_000.0 + 20 * i for i in range(50)]
     gdf = gpd.GeoDataFrame(
         {"code": [f"S{i:03d}" for i in range(50)], "name": [f"储备地{i}" for i in range(50)]},

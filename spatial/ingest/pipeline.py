@@ -20,7 +20,6 @@ Refused uploads are recorded as ``failed`` datasets with their report and no row
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -32,11 +31,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from spatial import datasets
-from spatial.errors import Conflict, DomainError, InvalidInput, TooLarge
+from spatial.errors import DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
 from spatial.ingest.reader import read_source
@@ -446,36 +444,16 @@ def _write(
                 if overlaps is not None:
                     _add_all(report, overlaps.result())
                     t = report.lap("wait_overlaps", t)
-                conn.execute(
-                    text("SELECT set_config('lock_timeout', :t, true)"),
-                    {"t": f"{int(lock_timeout_s * 1000)}ms"},
-                )
-                try:
-                    datasets.lock_layer(conn, lay)
-                except OperationalError as exc:
-                    raise Conflict(
-                        f"图层 {lay.value} 正在被另一个上传写入，请稍后重试",
-                        f"another upload is writing layer {lay.value}; retry later",
-                    ) from exc
+                datasets.lock_layer_within(conn, lay, lock_timeout_s)
                 same = _same_file(conn, lay, report)
                 if same is not None:
                     raise _SameFile(same)
-                conn.execute(text("SELECT set_config('lock_timeout', '0', true)"))
                 report.superseded_dataset_ids = datasets.publish(conn, lay, ds, report.mode)
                 report.lap("lock_publish", t)
                 report.status = "published"
                 report.counts.written = n
-                conn.execute(
-                    text(
-                        "UPDATE datasets SET row_count = :n, area_m2 = :a, "
-                        "report = CAST(:r AS jsonb) WHERE id = :id"
-                    ),
-                    {
-                        "n": n,
-                        "a": report.total_area_m2,
-                        "r": json.dumps(report.model_dump(mode="json"), ensure_ascii=False),
-                        "id": ds,
-                    },
+                datasets.record_written(
+                    conn, ds, n, report.total_area_m2, report.model_dump(mode="json")
                 )
         except _SameFile as same_exc:
             report.status = "refused"

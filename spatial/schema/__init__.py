@@ -9,6 +9,7 @@ from spatial.schema.layers import BUILTIN, OWNERSHIP, Layer
 from spatial.schema.spec import (
     Column,
     ColumnKind,
+    LayerRef,
     LayerSpec,
     Vocabulary,
     declared,
@@ -23,6 +24,7 @@ __all__ = [
     "Column",
     "ColumnKind",
     "Layer",
+    "LayerRef",
     "LayerSpec",
     "Vocabulary",
     "declared",

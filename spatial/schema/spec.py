@@ -213,6 +213,9 @@ class LayerSpec:
         return name in self._by_name
 
 
+LayerRef = str | LayerSpec
+"""A layer by name (a :class:`~spatial.schema.Layer` member is one) or by its declaration."""
+
 _DECLARED: dict[str, LayerSpec] = {}
 
 
@@ -240,7 +243,7 @@ def declared() -> Iterator[LayerSpec]:
     return iter(list(_DECLARED.values()))
 
 
-def layer_spec(layer: str | LayerSpec) -> LayerSpec:
+def layer_spec(layer: LayerRef) -> LayerSpec:
     """The declaration of ``layer`` (a name, a ``Layer`` member or a spec).
 
     Raises
