@@ -79,6 +79,7 @@ lint: install
 bench: install test-system-deps db
 	$(PY) bench/ingest.py
 	$(PY) bench/overlaps.py
+	$(PY) bench/copy_encoder.py
 	$(PY) bench/analysis.py
 	$(PY) bench/tiles.py
 

@@ -154,7 +154,7 @@ def _send(
     )
     first, last = bounds[0][0], bounds[-1][1]
 
-    def chunk(lo: int, hi: int) -> memoryview:
+    def chunk(lo: int, hi: int) -> bytes:
         return build(lo, hi, lo == first, hi == last)
 
     with raw_conn.cursor() as cur, cur.copy(stmt) as cp:
