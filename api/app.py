@@ -27,7 +27,7 @@ from api.settings import ApiSettings
 from spatial.db import get_engine
 from spatial.layers.registry import Registry, build_registry
 from spatial.layers.tilecache import TileService
-from spatial.settings import DatabaseSettings
+from spatial.settings import DatabaseSettings, IngestSettings, SessionSettings
 
 VENDOR_DIRS = {
     "leaflet": "leaflet/dist",
@@ -39,14 +39,19 @@ def create_app(
     settings: ApiSettings | None = None,
     db_settings: DatabaseSettings | None = None,
     registry: Registry | None = None,
+    ingest_settings: IngestSettings | None = None,
 ) -> FastAPI:
     """Build the tuzheng app for the given settings (tests pass their own).
+
+    Settings are read once, here (or passed in), and kept on ``app.state`` for the app's
+    lifetime; no request reads the environment again.
 
     ``registry`` defaults to :func:`~spatial.layers.registry.build_registry`: every declared
     layer and the analysis layers, fixed for the app's lifetime (``app.state.registry``).
     """
     settings = settings or ApiSettings()
     db_settings = db_settings or DatabaseSettings()
+    ingest_settings = ingest_settings or IngestSettings()
     layers = registry if registry is not None else build_registry()
 
     @asynccontextmanager
@@ -66,6 +71,8 @@ def create_app(
 
     app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.ingest_settings = ingest_settings
+    app.state.session_settings = SessionSettings()
     app.state.registry = layers
     app.state.db_settings = db_settings
     errors.register(app)

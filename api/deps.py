@@ -28,6 +28,7 @@ from spatial.errors import AuthenticationFailed, CsrfFailed
 from spatial.layers.registry import Registry
 from spatial.models import Role, User
 from spatial.sessions import SessionUser, resolve_session
+from spatial.settings import IngestSettings
 from spatial.users import authenticate, require_role
 
 SESSION_COOKIE = "tz_session"
@@ -56,6 +57,14 @@ def get_registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+def get_ingest_settings(request: Request) -> IngestSettings:
+    """The upload limits the app was built with (read once, at start-up)."""
+    return request.app.state.ingest_settings  # type: ignore[no-any-return]
+
+
+IngestSettingsDep = Annotated[IngestSettings, Depends(get_ingest_settings)]
+
+
 def bearer_token(request: Request) -> str | None:
     """The bearer token of the request's ``Authorization`` header, if any."""
     header = request.headers.get("authorization", "")
@@ -68,7 +77,8 @@ def session_of(request: Request, engine: Engine) -> SessionUser | None:
     """The live session of the request's cookie (cached on the request), or None."""
     if not hasattr(request.state, "tz_session"):
         cookie = request.cookies.get(SESSION_COOKIE)
-        request.state.tz_session = resolve_session(engine, cookie) if cookie else None
+        settings = request.app.state.session_settings
+        request.state.tz_session = resolve_session(engine, cookie, settings) if cookie else None
     return request.state.tz_session  # type: ignore[no-any-return]
 
 

@@ -101,17 +101,20 @@ def test_422_with_report_and_failed_dataset(client, tokens, tmp_path: Path) -> N
     assert [d["status"] for d in listing.json()] == ["failed"]
 
 
-def test_413_while_streaming(client, tokens, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TUZHENG_INGEST_MAX_UPLOAD_BYTES", "2000")
+def test_413_while_streaming(db, tokens, tmp_path: Path, monkeypatch) -> None:
+    from conftest import make_client
+
+    monkeypatch.setenv("TUZHENG_INGEST_MAX_UPLOAD_BYTES", "2000")  # read when the app is built
     big = tmp_path / "big.zip"
     big.write_bytes(b"PK" + b"\0" * 200_000)
-    r = _post(client, tokens["surveyor"], big)
-    assert r.status_code == 413 and r.json()["code"] == "too_large"
-    # a file just over the limit but within the multipart allowance: refused by the copy
-    small = _zip(tmp_path, 40)
-    assert small.stat().st_size > 2000
-    r = _post(client, tokens["surveyor"], small)
-    assert r.status_code == 413
+    with make_client(db) as client:
+        r = _post(client, tokens["surveyor"], big)
+        assert r.status_code == 413 and r.json()["code"] == "too_large"
+        # a file just over the limit but within the multipart allowance: refused by the copy
+        small = _zip(tmp_path, 40)
+        assert small.stat().st_size > 2000
+        r = _post(client, tokens["surveyor"], small)
+        assert r.status_code == 413
 
 
 def test_form_options_and_restore(db, client, tokens, tmp_path: Path) -> None:

@@ -51,13 +51,17 @@ def _post_geojson(client, token: str, path: Path):
 
 
 def test_memory_cap_refuses_the_upload_and_the_api_keeps_serving(
-    db, client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from conftest import make_client
+
     token = add_user("cehui", "surveyor", db.engine)
     upload = _one_huge_parcel(tmp_path / "宗地.geojson", 1_000_000)  # 29 MB of GeoJSON
-    monkeypatch.setenv("TUZHENG_INGEST_WORKER_MEMORY_MB", "100")
+    monkeypatch.setenv("TUZHENG_INGEST_WORKER_MEMORY_MB", "100")  # read when the app is built
     monkeypatch.setenv("TUZHENG_INGEST_WORKER_TIMEOUT_S", "60")
-    r = _post_geojson(client, token, upload)
+    with make_client(db) as client:
+        r = _post_geojson(client, token, upload)
+        serving = client.get("/collections").status_code
     # Out of memory shows as a MemoryError (413), or as GDAL/json-c crashing or hanging
     # (422); whichever it is, the upload is refused and recorded, and the API is unharmed.
     assert r.status_code in (413, 422), r.text
@@ -65,7 +69,7 @@ def test_memory_cap_refuses_the_upload_and_the_api_keeps_serving(
     codes = [p["code"] for p in body["report"]["problems"]]
     assert codes in (["memory_limit"], ["worker_died"], ["worker_timeout"])
     assert "100 MB" in body["message_en"] or codes == ["worker_timeout"]
-    assert client.get("/collections").status_code == 200
+    assert serving == 200
     with db.engine.connect() as conn:
         detail = list(
             conn.execute(
@@ -76,7 +80,8 @@ def test_memory_cap_refuses_the_upload_and_the_api_keeps_serving(
     assert _statuses(db.engine) == ["failed"]
     assert detail[-1]["outcome"] == "refused" and detail[-1]["file"] == "宗地.geojson"
     monkeypatch.setenv("TUZHENG_INGEST_WORKER_MEMORY_MB", "4096")
-    ok = _post_geojson(client, token, upload)
+    with make_client(db) as client:
+        ok = _post_geojson(client, token, upload)
     assert ok.status_code == 201, ok.text
     assert ok.json()["counts"]["written"] == 1
     # a circle of radius 0.001° at 22.75°N: π·r² with r ≈ 102.7 m east-west, 110.8 m north-south

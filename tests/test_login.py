@@ -75,16 +75,19 @@ def test_wrong_password_unknown_user_and_no_password_are_the_same_401(db, client
     assert list(failed) == ["user:li", "user:nobody", "user:token.only"]
 
 
-def test_failed_sign_ins_lock_the_name_for_a_while(db, client, monkeypatch):
-    monkeypatch.setenv("TUZHENG_SESSION_MAX_FAILED_LOGINS", "3")
+def test_failed_sign_ins_lock_the_name_for_a_while(db, monkeypatch):
+    from conftest import make_client
+
+    monkeypatch.setenv("TUZHENG_SESSION_MAX_FAILED_LOGINS", "3")  # read when the app is built
     add_user("wang", "planner", db.engine, password=PW)
-    for _ in range(3):
-        assert login(client, "wang", "not-the-password").status_code == 401
-    r = login(client, "wang", PW)  # even the right password waits now
-    assert r.status_code == 429 and "登录失败次数过多" in r.text
-    with db.engine.begin() as conn:  # the window passes
-        conn.execute(text("UPDATE audit_log SET at = at - interval '1 hour'"))
-    assert login(client, "wang", PW).status_code == 303
+    with make_client(db) as client:
+        for _ in range(3):
+            assert login(client, "wang", "not-the-password").status_code == 401
+        r = login(client, "wang", PW)  # even the right password waits now
+        assert r.status_code == 429 and "登录失败次数过多" in r.text
+        with db.engine.begin() as conn:  # the window passes
+            conn.execute(text("UPDATE audit_log SET at = at - interval '1 hour'"))
+        assert login(client, "wang", PW).status_code == 303
 
 
 def test_login_form_needs_its_double_submit_token(db, client):

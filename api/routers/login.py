@@ -22,7 +22,6 @@ from api.deps import SESSION_COOKIE, EngineDep, UserDep
 from api.pages import NAV, PageUser, render, safe_next
 from spatial.errors import AuthenticationFailed, RateLimited
 from spatial.sessions import end_session, start_session
-from spatial.settings import SessionSettings
 from spatial.users import login as check_login
 
 router = APIRouter(tags=["login"], include_in_schema=False)
@@ -84,13 +83,13 @@ def login_submit(
             request, target, "登录表单已过期，请重新输入 / the form expired; sign in again", 403
         )
     try:
-        user = check_login(name, password, engine)
+        user = check_login(name, password, engine, request.app.state.session_settings)
     except RateLimited as exc:
         return _login_page(request, target, f"{exc.message_zh} / {exc.message_en}", 429)
     except AuthenticationFailed as exc:
         return _login_page(request, target, f"{exc.message_zh} / {exc.message_en}", 401)
     end_session(engine, request.cookies.get(SESSION_COOKIE))
-    settings = SessionSettings()
+    settings = request.app.state.session_settings
     token = start_session(engine, user.id, settings)
     resp = RedirectResponse(target, status_code=303)
     resp.set_cookie(

@@ -21,15 +21,23 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CSRF_HEADER, Admin, EngineDep, Reader, Uploader, authenticate_request
+from api.deps import (
+    CSRF_HEADER,
+    Admin,
+    EngineDep,
+    IngestSettingsDep,
+    Reader,
+    Uploader,
+    authenticate_request,
+)
 from api.errors import status_for
 from spatial import datasets
 from spatial.errors import DomainError, InvalidInput, NotFound, TooLarge
 from spatial.ingest import IngestReport
 from spatial.ingest.isolated import ingest_isolated
+from spatial.ingest.options import IngestOptions
 from spatial.models import Layer
 from spatial.roles import Role
-from spatial.settings import IngestSettings
 from spatial.users import require_role
 
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -63,7 +71,7 @@ class LimitedBodyRoute(APIRoute):
             refused = await _refuse_before_body(request)
             if refused is not None:
                 return refused
-            limit = IngestSettings().max_upload_bytes
+            limit = request.app.state.ingest_settings.max_upload_bytes
             allowed = limit + MULTIPART_ALLOWANCE
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > allowed:
@@ -153,17 +161,11 @@ def upload(
     engine: EngineDep,
     response: Response,
     file: Annotated[UploadFile, File(description="zip (shapefile), gpkg or geojson")],
-    layer: Annotated[Layer, Form()],
-    crs: Annotated[str | None, Form(description="EPSG:NNNN or gcj02")] = None,
-    encoding: Annotated[str | None, Form()] = None,
-    mode: Annotated[str, Form(pattern="^(replace|append)$")] = "replace",
-    dry_run: Annotated[bool, Form()] = False,
-    strict: Annotated[bool, Form()] = False,
-    source_layer: Annotated[str | None, Form()] = None,
+    options: Annotated[IngestOptions, Form()],
+    settings: IngestSettingsDep,
     mapping: Annotated[UploadFile | None, File(description="YAML/JSON mapping")] = None,
 ) -> IngestReport:
     """上传 Ingest a surveyor's file (surveyor or admin). 201 with the report when it went in."""
-    settings = IngestSettings()
     name = _safe_name(file.filename)
     suffix = Path(name).suffix.lower()
     if suffix not in _ALLOWED_SUFFIXES or suffix == ".shp":
@@ -185,19 +187,13 @@ def upload(
             _save(mapping, mapping_path, 1 << 20)
         report = ingest_isolated(
             path,
-            layer,
-            crs=crs or None,
-            encoding=encoding or None,
+            options,
             mapping=mapping_path,
-            mode=mode,
-            dry_run=dry_run,
-            strict=strict,
-            source_layer=source_layer or None,
+            file_name=name,
             user=user.name,
             role=user.role.value,
             engine=engine,
             settings=settings,
-            file_name=name,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

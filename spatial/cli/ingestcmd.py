@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from spatial.ingest.options import IngestOptions, cli_signature
 
 EXIT_REFUSED = 1
 """Exit status when the upload is refused (invalid content, too large, conflict)."""
@@ -13,39 +16,20 @@ EXIT_REFUSED = 1
 
 def ingest_command(
     path: Path = typer.Argument(..., help="zip / shp / gpkg / geojson"),
-    layer: str = typer.Option(
-        ...,
-        "--layer",
-        help="parcels, retained_land, state_reserve_land, statutory_plans, projects",
-    ),
-    crs: str | None = typer.Option(None, "--crs", help="EPSG:NNNN or gcj02"),
-    encoding: str | None = typer.Option(None, "--encoding", help="e.g. GBK, UTF-8"),
     mapping: Path | None = typer.Option(None, "--mapping", help="YAML/JSON column mapping"),
-    mode: str = typer.Option("replace", "--mode", help="replace or append"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="check and report, write nothing"),
-    strict: bool = typer.Option(False, "--strict", help="refuse invalid geometries"),
-    source_layer: str | None = typer.Option(
-        None, "--source-layer", help="dataset in the zip / GeoPackage layer"
-    ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON on stdout"),
+    **choices: Any,
 ) -> None:
-    """导入 Ingest a shapefile (zip), GeoPackage or GeoJSON into LAYER (all or nothing)."""
+    """导入 Ingest a shapefile (zip), GeoPackage or GeoJSON into LAYER (all or nothing).
+
+    The other flags (--layer, --crs, --encoding, --mode, --dry-run, --strict, --source-layer)
+    are the fields of ``spatial.ingest.options.IngestOptions``, the upload form's too.
+    """
     from spatial.errors import DomainError
     from spatial.ingest import ingest
 
     try:
-        report = ingest(
-            path,
-            layer,
-            crs=crs,
-            encoding=encoding,
-            mapping=mapping,
-            mode=mode,
-            dry_run=dry_run,
-            strict=strict,
-            source_layer=source_layer,
-            user="cli",
-        )
+        report = ingest(path, IngestOptions.of(**choices), mapping=mapping, user="cli")
     except DomainError as exc:
         rep = exc.detail.get("report")
         if as_json:
@@ -77,4 +61,4 @@ def _print_problems(rep: dict | None) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``tuzheng ingest`` to the CLI."""
-    app.command("ingest")(ingest_command)
+    app.command("ingest")(cli_signature(ingest_command))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import resource
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from spatial import errors
+from spatial.ingest.options import IngestOptions
+from spatial.ingest.pipeline import new_report, refuse, sha256_file
 from spatial.ingest.report import IngestReport
-from spatial.models import Layer
+from spatial.schema import LayerSpec
 from spatial.settings import IngestSettings
 
 _PRELOAD = ["spatial.ingest.pipeline", "sqlalchemy", "psycopg"]
@@ -60,8 +63,19 @@ def _address_space(field: str = "VmSize") -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Call:
+    """Everything of an upload but the file and its options: crosses to the worker pickled."""
+
+    mapping: str | None
+    file_name: str | None
+    user: str
+    role: str | None
+    settings: IngestSettings
+
+
 def _child(
-    out: Connection, url: str | None, budget: int, path: str, layer: str, kwargs: dict[str, Any]
+    out: Connection, url: str | None, budget: int, path: str, options: str, call: _Call
 ) -> None:
     """Child process body: cap memory, ingest, send back the report or the error."""
     limit = 0
@@ -77,7 +91,16 @@ def _child(
         if base and budget > 0:
             limit = base + budget
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        report = ingest(path, layer, engine=engine, **kwargs)
+        report = ingest(
+            path,
+            IngestOptions.model_validate_json(options),
+            mapping=call.mapping,
+            file_name=call.file_name,
+            user=call.user,
+            role=call.role,
+            engine=engine,
+            settings=call.settings,
+        )
         out.send(("ok", report.model_dump(mode="json")))
     except errors.DomainError as exc:
         if limit and _out_of_memory(exc, limit):
@@ -109,25 +132,39 @@ def _out_of_memory(exc: BaseException, limit: int) -> bool:
 
 def ingest_isolated(
     path: str | Path,
-    layer: str | Layer,
+    layer: str | LayerSpec | IngestOptions,
     *,
+    mapping: str | Path | None = None,
+    file_name: str | None = None,
+    user: str = "cli",
+    role: str | None = None,
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
-    **kwargs: Any,
+    **choices: Any,
 ) -> IngestReport:
     """:func:`~spatial.ingest.pipeline.ingest` in a memory-capped child process.
 
-    Takes the same arguments. ``engine`` is reconnected in the child from its URL.
+    Takes the same arguments. The options cross to the child as the JSON of
+    :class:`~spatial.ingest.options.IngestOptions`; ``engine`` is reconnected there from its
+    URL.
     """
     settings = settings or IngestSettings()
+    call = _Call(None if mapping is None else str(mapping), file_name, user, role, settings)
+    try:
+        options = IngestOptions.of(layer, **choices)
+    except errors.InvalidInput as exc:
+        report = new_report(Path(path), layer, choices, file_name, user)
+        eng = None if choices.get("dry_run") else engine
+        raise refuse(
+            report, errors.InvalidInput, exc.message_zh, exc.message_en, exc.code, eng, role
+        ) from exc
     budget = settings.worker_memory_mb * 1024 * 1024
     url = engine.url.render_as_string(hide_password=False) if engine is not None else None
     ctx = _ctx()
     receive, send = ctx.Pipe(duplex=False)
-    lay = str(getattr(layer, "value", layer))
     child = ctx.Process(
         target=_child,
-        args=(send, url, budget, str(path), lay, {**kwargs, "settings": settings}),
+        args=(send, url, budget, str(path), options.model_dump_json(), call),
         name="tuzheng-ingest",
     )
     child.start()
@@ -153,13 +190,13 @@ def ingest_isolated(
             f"processing the file took longer than the limit ({secs:g} s) and was stopped; "
             "nothing was written",
             path,
-            lay,
+            options,
+            call,
             engine,
-            kwargs,
             "worker_timeout",
         )
     if message is None:
-        raise _crashed(path, lay, engine, kwargs, child.exitcode, settings.worker_memory_mb)
+        raise _crashed(path, options, call, engine, child.exitcode, settings.worker_memory_mb)
     kind = message[0]
     if kind == "ok":
         return IngestReport.model_validate(message[1])
@@ -175,9 +212,9 @@ def ingest_isolated(
             f"parsing this file needs more memory than the limit ({mb} MB); split the file or "
             "raise TUZHENG_INGEST_WORKER_MEMORY_MB",
             path,
-            lay,
+            options,
+            call,
             engine,
-            kwargs,
             "memory_limit",
             prior=message[1],
         )
@@ -186,18 +223,18 @@ def ingest_isolated(
         f"文件处理失败：{message[1]}",
         f"the file could not be processed: {message[1]}",
         path,
-        lay,
+        options,
+        call,
         engine,
-        kwargs,
         "worker_error",
     )
 
 
 def _crashed(
     path: str | Path,
-    layer: str,
+    options: IngestOptions,
+    call: _Call,
     engine: Engine | None,
-    kwargs: dict[str, Any],
     code: int | None,
     mb: int,
 ) -> errors.DomainError:
@@ -209,9 +246,9 @@ def _crashed(
         f"the process handling the file died (exit code {code}): the file may be corrupt, or "
         f"parsing it needs more memory than the limit ({mb} MB); nothing was written",
         path,
-        layer,
+        options,
+        call,
         engine,
-        kwargs,
         "worker_died",
     )
 
@@ -221,40 +258,25 @@ def _refused(
     zh: str,
     en: str,
     path: str | Path,
-    layer: str,
+    options: IngestOptions,
+    call: _Call,
     engine: Engine | None,
-    kwargs: dict[str, Any],
     code: str,
     prior: dict[str, Any] | None = None,
 ) -> errors.DomainError:
-    """Build the refusal the child could not report itself, and record it like any other.
+    """The refusal the child could not report itself, recorded like any other
+    (:func:`spatial.ingest.pipeline.refuse`).
 
-    ``prior`` is the report of a refusal the child already recorded (its failed dataset then
-    gets this report instead of a second dataset being recorded).
+    ``prior`` is the report of a refusal the child already recorded and audited: its failed
+    dataset gets this report instead, and it is not audited twice.
     """
-    from spatial import datasets
-    from spatial.ingest.pipeline import record_refusal, sha256_file
-
     p = Path(path)
     if prior is not None:
         report = IngestReport.model_validate(prior)
         report.problems = [q for q in report.problems if q.severity != "error"]
     else:
-        report = IngestReport(
-            source_file=kwargs.get("file_name") or p.name,
-            layer=layer,
-            mode=kwargs.get("mode", "replace"),
-            user=kwargs.get("user", "cli"),
-            status="refused",
-        )
+        report = new_report(p, options, {}, call.file_name, call.user)
         if p.is_file():
             report.sha256 = sha256_file(p)
-    report.status = "refused"
-    report.problem(code, zh, en)
-    if engine is not None and not kwargs.get("dry_run"):
-        if report.dataset_id is not None:
-            with engine.begin() as conn:
-                datasets.mark_failed(conn, report.dataset_id, report.model_dump(mode="json"))
-        else:
-            record_refusal(engine, report, report.user or "cli", kwargs.get("role"))
-    return cls(zh, en, report=report.model_dump(mode="json"))
+    eng = None if options.dry_run else engine
+    return refuse(report, cls, zh, en, code, eng, call.role, audit=prior is None)

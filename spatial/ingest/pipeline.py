@@ -37,6 +37,7 @@ from spatial import datasets
 from spatial.errors import DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
+from spatial.ingest.options import IngestOptions
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
 from spatial.schema import Layer, LayerSpec, declared, layer_spec
@@ -103,45 +104,32 @@ def _layer(layer: str | LayerSpec) -> LayerSpec:
 
 def ingest(
     path: str | Path,
-    layer: str | LayerSpec,
+    layer: str | LayerSpec | IngestOptions,
     *,
-    crs: str | None = None,
-    encoding: str | None = None,
     mapping: str | Path | None = None,
-    mode: str = "replace",
-    dry_run: bool = False,
-    strict: bool = False,
-    source_layer: str | None = None,
+    file_name: str | None = None,
     user: str = "cli",
     role: str | None = None,
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
-    file_name: str | None = None,
     lock_timeout_s: float = 30.0,
+    **choices: Any,
 ) -> IngestReport:
-    """Load a surveyor's file into ``layer`` completely, or refuse it with a report.
+    """Load a surveyor's file into a layer completely, or refuse it with a report.
 
     Parameters
     ----------
     path
         A ``.zip``, ``.shp`` (with siblings), ``.gpkg`` or ``.geojson`` file.
     layer
-        ``parcels``, ``retained_land``, ``state_reserve_land``, ``statutory_plans`` or
-        ``projects``.
-    crs
-        ``EPSG:NNNN`` or ``gcj02``; overrides the file's own CRS and inference.
-    encoding
-        Attribute text encoding of a shapefile (e.g. ``GBK``); overrides ``.cpg`` and detection.
+        The :class:`~spatial.ingest.options.IngestOptions`, or just the target layer
+        (``parcels``, ``retained_land``, ``state_reserve_land``, ``statutory_plans``,
+        ``projects`` or any other layer declared ``ingest``).
+    **choices
+        Options fields given one by one (``crs``, ``encoding``, ``mode``, ``dry_run``,
+        ``strict``, ``source_layer``; see :class:`~spatial.ingest.options.IngestOptions`).
     mapping
         YAML/JSON mapping file (see :mod:`spatial.ingest.attributes`).
-    mode
-        ``replace`` (supersede the layer's current version) or ``append`` (duplicates refused).
-    dry_run
-        Check everything and report, write nothing.
-    strict
-        Refuse invalid geometries instead of repairing them.
-    source_layer
-        The dataset inside a zip, or the layer of a GeoPackage, when there are several.
     user, role
         Who uploads (audit log, dataset ``uploaded_by``).
     file_name
@@ -167,27 +155,19 @@ def ingest(
     t0 = time.perf_counter()
     settings = settings or IngestSettings()
     path = Path(path)
-    report = IngestReport(
-        source_file=file_name or path.name,
-        layer=str(getattr(layer, "value", layer)),
-        mode=mode,
-        user=user,
-        source_layer=source_layer,
-        status="refused",
-    )
+    report = new_report(path, layer, choices, file_name, user)
+    dry_run = bool(getattr(layer, "dry_run", False) or choices.get("dry_run"))
     eng = engine if engine is not None else (None if dry_run else get_engine())
     try:
-        lay = _layer(layer)
-        if mode not in ("replace", "append"):
-            raise InvalidInput(f"未知的模式 {mode}", f"mode must be replace or append, not {mode}")
+        options = IngestOptions.of(layer, **choices)
+        dry_run = options.dry_run
+        lay = _layer(options.layer)
         report.size_bytes = check_size(path, settings) if path.is_file() else None
         if not path.is_file():
             raise InvalidInput(f"文件不存在：{path}", f"no such file: {path}")
         report.sha256 = sha256_file(path)
         try:
-            prepared = _prepare(
-                path, lay, report, settings, crs, encoding, mapping, strict, source_layer
-            )
+            prepared = _prepare(path, lay, report, settings, options, mapping)
         except DomainError:
             raise
         except _MALFORMED as exc:  # a mutated file must fail cleanly, never crash the caller
@@ -219,16 +199,70 @@ def ingest(
         _audit(eng, user, role, report)
         return report
     except DomainError as exc:
-        report.status = "refused"
-        if not any(p.code == exc.code and p.row is None for p in report.problems):
-            report.problem(exc.code, exc.message_zh, exc.message_en)
         report.duration_s = round(time.perf_counter() - t0, 3)
-        if not dry_run and eng is not None:
-            _record_failure(eng, report, user, role)
         detail = {k: v for k, v in exc.detail.items() if k != "report"}
-        raise type(exc)(
-            exc.message_zh, exc.message_en, report=report.model_dump(mode="json"), **detail
+        raise refuse(
+            report,
+            type(exc),
+            exc.message_zh,
+            exc.message_en,
+            exc.code,
+            None if dry_run else eng,
+            role,
+            **detail,
         ) from exc
+
+
+def new_report(
+    path: Path,
+    layer: str | LayerSpec | IngestOptions,
+    choices: dict[str, Any],
+    file_name: str | None,
+    user: str,
+) -> IngestReport:
+    """The report an upload starts with (status ``refused`` until it goes in).
+
+    Made before the options are checked, so that bad options are reported like any refusal.
+    """
+    given: dict[str, Any] = (
+        layer.model_dump() if isinstance(layer, IngestOptions) else {"layer": layer}
+    )
+    given |= choices
+    name = given.get("layer")
+    return IngestReport(
+        source_file=file_name or path.name,
+        layer=str(getattr(name, "name", name)),
+        mode=str(given.get("mode") or "replace"),
+        user=user,
+        source_layer=given.get("source_layer") or None,
+        status="refused",
+    )
+
+
+def refuse(
+    report: IngestReport,
+    cls: type[DomainError],
+    zh: str,
+    en: str,
+    code: str,
+    eng: Engine | None,
+    role: str | None,
+    audit: bool = True,
+    **detail: Any,
+) -> DomainError:
+    """Mark ``report`` refused with the problem ``code``, record it, and return the error to raise.
+
+    The one place refusals are recorded (:func:`record_refusal`: a ``failed`` dataset with the
+    report, and the audit entry), for the pipeline and for the isolated worker's parent alike.
+    Nothing is recorded without ``eng`` (dry runs).
+    """
+    report.status = "refused"
+    report.counts.written = 0
+    if not any(p.code == code and p.row is None for p in report.problems):
+        report.problem(code, zh, en)
+    if eng is not None:
+        record_refusal(eng, report, report.user or "cli", role, audit)
+    return cls(zh, en, report=report.model_dump(mode="json"), **detail)
 
 
 def _refusal(report: IngestReport) -> InvalidInput:
@@ -261,13 +295,11 @@ def _prepare(
     lay: LayerSpec,
     report: IngestReport,
     settings: IngestSettings,
-    crs: str | None,
-    enc_override: str | None,
+    options: IngestOptions,
     mapping: str | Path | None,
-    strict: bool,
-    source_layer: str | None,
 ) -> Prepared:
     """Unpack, read and check; return the good rows' columns and EPSG:4547 geometries."""
+    source_layer = options.source_layer
     mapping_obj = attributes.load_mapping(mapping)
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     sweep_stale(settings.upload_dir)
@@ -279,7 +311,9 @@ def _prepare(
         report.format = src.driver
         if path.suffix.lower() == ".zip":
             report.source_layer = src.display_name
-        enc = encoding.choose_encoding(src.dbf, src.cpg, enc_override, src.driver, check_rows=False)
+        enc = encoding.choose_encoding(
+            src.dbf, src.cpg, options.encoding, src.driver, check_rows=False
+        )
         report.encoding, report.encoding_method = enc.label, enc.method
         t = report.lap("encoding", t)
         if enc.name_fixes:
@@ -301,7 +335,10 @@ def _prepare(
     if n == 0:
         raise InvalidInput("文件中没有要素", "the file has no features")
     choice = crs_detect.choose_crs(
-        crs, _declared_crs(read.crs, src.driver, read.geoms), src.driver, _bounds(read.geoms)
+        options.crs,
+        _declared_crs(read.crs, src.driver, read.geoms),
+        src.driver,
+        _bounds(read.geoms),
     )
     report.source_crs, report.crs_method = choice.label, choice.method
     for code, zh, en in choice.warnings:
@@ -315,7 +352,7 @@ def _prepare(
         read.types,
         report,
         choice,
-        strict=strict,
+        strict=options.strict,
     )
     t = report.lap("geometry", t)
     ok = ok_attr & geo.ok
@@ -519,17 +556,20 @@ def _unchanged(
     return report
 
 
-def record_refusal(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:
-    """Record a refused upload (a ``failed`` dataset with its report, and the audit entry)."""
-    _record_failure(eng, report, user, role)
+def record_refusal(
+    eng: Engine, report: IngestReport, user: str, role: str | None, audit: bool = True
+) -> None:
+    """Record a refused upload as a ``failed`` dataset (report kept, no rows) and audit it.
 
-
-def _record_failure(eng: Engine, report: IngestReport, user: str, role: str | None) -> None:
-    """Record a refused upload as a ``failed`` dataset (report kept, no rows) and audit it."""
+    A dataset the upload already created (``report.dataset_id``) is marked failed with the
+    report; otherwise a failed dataset is created for it. ``audit=False`` when the refusal was
+    audited already (a worker that recorded its own refusal before its parent added to it).
+    """
     try:
         lay = layer_spec(report.layer)
     except KeyError:
-        _audit(eng, user, role, report)
+        if audit:
+            _audit(eng, user, role, report)
         return
     try:
         with eng.begin() as conn:
@@ -547,7 +587,8 @@ def _record_failure(eng: Engine, report: IngestReport, user: str, role: str | No
                 report.dataset_id = ds
                 datasets.mark_failed(conn, ds, report.model_dump(mode="json"))
     finally:
-        _audit(eng, user, role, report)
+        if audit:
+            _audit(eng, user, role, report)
 
 
 def _audit(eng: Engine, user: str, role: str | None, report: IngestReport) -> None:
