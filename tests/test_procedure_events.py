@@ -480,3 +480,56 @@ def test_api_cli_and_python_give_the_same_status_and_the_ledger(db, client, staf
         "GM-ZB-102",
         "GM-ZB-103",
     ]
+
+
+def test_procedure_report_tables_for_the_pdf_report(db, client, staff):
+    from spatial.procedure.report import procedure_report
+
+    post(client, staff["planner"], "GM-ZB-102", "entrusted", "2026-11-27")
+    rep = procedure_report(db.engine, "GM-ZB-102", TODAY)
+    assert [t.key for t in rep.tables] == [
+        "summary",
+        "events",
+        "deadlines",
+        "budget",
+        "items",
+        "pool",
+    ]
+    assert [t.title_zh for t in rep.tables] == [
+        "项目概况",
+        "程序事项",
+        "期限",
+        "预算",
+        "补偿明细",
+        "调剂资金池",
+    ]
+    summary = rep.tables[0]
+    assert summary.columns[3] == ("当前阶段", "stage")
+    # Art. 14 from Fri 27 Nov 2026: Mon 30 (1), 1 (2), 2 (3), 3 (4), Fri 4 Dec (5)
+    assert summary.rows == [
+        [
+            "GM-ZB-102",
+            "整备项目",
+            "土地整备",
+            "委托街道办事处",
+            "去函核查",
+            date(2026, 12, 4),
+            3,
+            0,
+            D("0.00"),
+            "须编制预算方案",
+            "2004–2026",
+        ]
+    ]
+    deadlines = rep.tables[2]
+    assert deadlines.rows[0][1:9] == [
+        "去函核查",
+        "第十四条",
+        "5个工作日",
+        "entrusted",
+        date(2026, 11, 27),
+        date(2026, 12, 4),
+        None,
+        "进行中",
+    ]
+    assert rep.tables[3].rows[-2][1] == "总补偿费用"

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from spatial.budget.rates import Track
 from spatial.errors import Conflict, InvalidInput, NotFound
-from spatial.procedure.calendar import describe_years
+from spatial.procedure.calendar import WorkingCalendar, describe_years
 from spatial.procedure.calendar_store import load_calendar
 from spatial.procedure.projects import Registration, get_registration
 from spatial.procedure.status import (
@@ -119,9 +119,11 @@ def _current(history: list[EventRow]) -> list[Event]:
     ]
 
 
-def _procedure(conn: Connection, code: str, today: date) -> ProjectProcedure:
+def _procedure(
+    conn: Connection, code: str, today: date, cal: WorkingCalendar | None = None
+) -> ProjectProcedure:
     reg = get_registration(conn, code)
-    cal = load_calendar(conn)
+    cal = cal or load_calendar(conn)
     history = _history(conn, code)
     events = _current(history)
     deadlines = deadline_statuses(reg.track, events, cal, today)
@@ -176,13 +178,16 @@ def bureau_list(engine: Engine, today: date) -> list[ProcedureSummary]:
             .scalars()
             .all()
         )
-        items = [_summary(_procedure(conn, c, today)) for c in codes]
+        cal = load_calendar(conn)  # once for the whole list
+        items = [_summary(_procedure(conn, c, today, cal)) for c in codes]
     return sorted(items, key=lambda s: (s.next_due is None, s.next_due or date.max, s.project_code))
 
 
-def refresh_status(conn: Connection, code: str, today: date) -> None:
+def refresh_status(
+    conn: Connection, code: str, today: date, cal: WorkingCalendar | None = None
+) -> None:
     """Rewrite ``procedure_status`` for ``code`` (stage and open due dates) in ``conn``."""
-    p = _procedure(conn, code, today)
+    p = _procedure(conn, code, today, cal)
     open_dues = sorted(d.due for d in p.deadlines if d.due and d.status in ("open", "overdue"))
     nd = p.next_deadline
     conn.execute(
@@ -210,8 +215,10 @@ def refresh_status(conn: Connection, code: str, today: date) -> None:
 
 def refresh_all(conn: Connection, today: date) -> None:
     """Refresh every project's status (after a calendar change)."""
-    for code in conn.execute(text("SELECT project_code FROM procedure_projects")).scalars():
-        refresh_status(conn, code, today)
+    cal = load_calendar(conn)
+    codes = conn.execute(text("SELECT project_code FROM procedure_projects")).scalars().all()
+    for code in codes:
+        refresh_status(conn, code, today, cal)
 
 
 def _check_order(conn: Connection, code: str, step: str, on: date, ignore: int | None) -> None:
