@@ -82,6 +82,7 @@ bench: install test-system-deps db
 	$(PY) bench/copy_encoder.py
 	$(PY) bench/analysis.py
 	$(PY) bench/tiles.py
+	$(PY) bench/procedure.py
 
 clean:
 	rm -rf $(STAMP) $(VENV) node_modules
