@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
+from api.middleware import MIDDLEWARES
 from api.routers import (
     budget,
     calendar,
@@ -93,7 +94,8 @@ def create_app(
     app.include_router(web.router)
     app.include_router(features.router)
     app.include_router(tiles.router)
-    app.add_middleware(tiles.CachedTileMiddleware)
+    for middleware in MIDDLEWARES:
+        app.add_middleware(middleware)
     return app
 
 

@@ -153,6 +153,7 @@ def requires(*roles: Role) -> Callable[..., Awaitable[User]]:
         require_role(user, roles)
         return user
 
+    _check.tz_roles = roles  # type: ignore[attr-defined]  # read by api.middleware.BodyLimit
     return _check
 
 

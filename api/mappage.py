@@ -4,22 +4,41 @@ folium's templates point at CDNs; ``OfflineMap`` swaps every script and styleshe
 the app serves itself from the npm-installed ``node_modules`` (mounted under ``/vendor``).
 Large layers are drawn from our own vector tiles with Leaflet.VectorGrid (protobuf); nothing
 is fetched from any other host unless a Tianditu key is configured.
+
+Every value that reaches the page's scripts goes through :func:`api.html_json.html_json` (project
+names and codes come from the database), the legend's text is HTML-escaped, and popups escape
+feature properties in the browser (``tzEscape``). The page's inline scripts carry the response's
+Content-Security-Policy nonce (:func:`with_nonce`); nothing else may run.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 import folium
 from branca.element import MacroElement, Template
 from folium.map import Layer
 
+from api.html_json import html_json
+
 LOCAL_JS = [
     ("leaflet", "/vendor/leaflet/leaflet.js"),
     ("vectorgrid", "/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
 ]
 LOCAL_CSS = [("leaflet_css", "/vendor/leaflet/leaflet.css")]
+
+
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
+
+
+def with_nonce(page: str, nonce: str) -> str:
+    """``page`` with ``nonce`` on every ``<script>`` tag folium wrote.
+
+    Safe because no text from the database can contain ``<script``: it is embedded only as
+    :func:`~api.html_json.html_json` (``<`` escaped) or HTML-escaped text.
+    """
+    return _SCRIPT_TAG.sub(f'<script nonce="{nonce}"', page)
 
 
 class OfflineMap(folium.Map):
@@ -39,10 +58,10 @@ class Legend(MacroElement):
              background:#fff;padding:8px 10px;border:1px solid #999;border-radius:4px;
              font:12px sans-serif;max-width:300px">
           {% for title, items in this.sections %}
-            <b>{{ title }}</b><br>
+            <b>{{ title|e }}</b><br>
             {% for label, colour in items %}
-              <i style="display:inline-block;width:12px;height:12px;background:{{ colour }};
-                 margin-right:4px;border:1px solid #555;vertical-align:middle"></i>{{ label }}<br>
+              <i style="display:inline-block;width:12px;height:12px;background:{{ colour|e }};
+                 margin-right:4px;border:1px solid #555;vertical-align:middle"></i>{{ label|e }}<br>
             {% endfor %}
           {% endfor %}
         </div>
@@ -161,8 +180,8 @@ class VectorTileLayer(Layer):
         self._name = "VectorTileLayer"
         self.collection_id = collection_id
         self.url = url
-        self.style_json = json.dumps(style, ensure_ascii=False)
-        self.fields_json = json.dumps(fields, ensure_ascii=False)
+        self.style_json = html_json(style)
+        self.fields_json = html_json(fields)
 
 
 class ClickPopups(MacroElement):
@@ -211,7 +230,7 @@ class ClickPopups(MacroElement):
     def __init__(self, labels: dict[str, dict[str, str]]) -> None:
         super().__init__()
         self._name = "ClickPopups"
-        self.labels_json = json.dumps(labels, ensure_ascii=False)
+        self.labels_json = html_json(labels)
 
 
 class ProjectSelector(MacroElement):
@@ -258,4 +277,4 @@ class ProjectSelector(MacroElement):
     def __init__(self, projects: list[dict[str, Any]]) -> None:
         super().__init__()
         self._name = "ProjectSelector"
-        self.projects_json = json.dumps(projects, ensure_ascii=False)
+        self.projects_json = html_json(projects)

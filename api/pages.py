@@ -27,12 +27,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
+from api import html_json
 from api.deps import EngineDep, bearer_token, session_of
 from spatial.models import Role
 from spatial.sessions import SessionUser
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+html_json.install(templates.env)  # |tojson: the one JSON-in-HTML escaper (api/html_json.py)
 
 ROLE_LABELS = {
     Role.admin: "管理员 admin",

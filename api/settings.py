@@ -25,5 +25,7 @@ class ApiSettings(BaseSettings):
     """OGC API, tiles and the map are readable without a token (set False to require one)."""
     tile_cache_bytes: int = 256 * 1024 * 1024
     """Upper bound of the in-memory vector tile cache (bytes)."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body of a route that takes no file (JSON, forms); larger ones get 413."""
     tile_connections: int = 8
     """Database connections rendering tiles at once (a fixed pool of the tile service)."""

@@ -78,3 +78,9 @@ class CsrfFailed(PermissionDenied):
     """A request made with a browser session lacks the session's CSRF token (or has another)."""
 
     code = "csrf_failed"
+
+
+class Unavailable(DomainError):
+    """A service the request needs (the database) cannot be reached right now; retry later."""
+
+    code = "unavailable"

@@ -168,6 +168,15 @@ def small_client(small_db):  # noqa: ANN001, ANN201
 @contextmanager
 def running_server(database_url: str, **env: str) -> Iterator[str]:
     """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL."""
+    with server_process(database_url, **env) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def server_process(
+    database_url: str, ready_path: str = "/health", **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL and process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -195,14 +204,14 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
             if proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited with {proc.returncode}")
             try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         else:
             raise RuntimeError("uvicorn did not start")
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:

@@ -50,7 +50,8 @@ def test_map_page_is_offline_and_lists_every_layer(small_client):
     assert '"code": "P1", "name": "光明科学城启动区"' in page
     for cat in OwnershipCategory:
         assert cat.label_zh in page and COLOURS[cat] in page
-    assert "区政府审批（≤3000 m²）" in page and "报市规划国土部门（>3000 m²）" in page
+    # the legend's text is HTML-escaped ("&gt;" renders as ">")
+    assert "区政府审批（≤3000 m²）" in page and "报市规划国土部门（&gt;3000 m²）" in page
     assert '["route_zh", "审批路径"]' in page  # popup field of the review result
     assert "tianditu" not in page
 

@@ -1,4 +1,4 @@
-"""GET /health: is the database there, migrated, and loaded?"""
+"""GET /health: is the database there, migrated, and loaded? (503 while it is not.)"""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import EngineDep
+from spatial.errors import Unavailable
 from spatial.status import database_status
 
 router = APIRouter(tags=["health"])
@@ -24,5 +25,14 @@ class Health(BaseModel):
 
 @router.get("/health", response_model=Health)
 def health(engine: EngineDep) -> Health:
-    """Report whether the database answers, its PostGIS version, revision and row counts."""
-    return Health(**database_status(engine))
+    """Report whether the database answers, its PostGIS version, revision and row counts.
+
+    503 with the JSON error body (``code: unavailable`` and the state fields) while the
+    database cannot be reached or is not migrated, so health checks see the outage.
+    """
+    state = database_status(engine)
+    if state["status"] != "ok":
+        raise Unavailable(
+            "数据库无法连接或未迁移", "the database is unreachable or not migrated", **state
+        )
+    return Health(**state)

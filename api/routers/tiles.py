@@ -1,8 +1,9 @@
 """Vector tiles: ``/tiles/{collection}/{z}/{x}/{y}.pbf`` and TileJSON ``/tiles/{collection}.json``.
 
 Tiles are rendered by :mod:`spatial.layers.tiles` and cached by dataset version
-(:mod:`spatial.layers.tilecache`). :class:`CachedTileMiddleware` serves public tile reads
-before routing (the hot path of a map); errors and token-protected reads go through the route.
+(:mod:`spatial.layers.tilecache`). :class:`api.middleware.CachedTileMiddleware` serves public
+tile reads before routing (the hot path of a map); errors and token-protected reads go through
+the route.
 Empty tiles are always ``204 No Content``; invalid z/x/y are 400 (not integers) or 404
 (outside the tile matrix), never 500.
 """
@@ -12,15 +13,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import EngineDep, OpenReader, RegistryDep
-from spatial.errors import DomainError
 from spatial.layers.features import collection_extent
-from spatial.layers.registry import Registry
 from spatial.layers.tilecache import CachedTile, TileService
 from spatial.layers.tiles import MAX_ZOOM, MIN_ZOOM, parse_tile
 
@@ -28,7 +25,7 @@ router = APIRouter(tags=["vector tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
-_PATH = re.compile(r"^/tiles/([A-Za-z0-9_]{1,64})/(\d{1,2})/(\d{1,9})/(\d{1,9})\.pbf$")
+TILE_PATH = re.compile(r"^/tiles/([A-Za-z0-9_]{1,64})/(\d{1,2})/(\d{1,9})/(\d{1,9})\.pbf$")
 
 
 def tile_response(
@@ -117,59 +114,3 @@ def tile(
     cached, hit = service.tile(col, addr)
     status, headers, body = tile_response(cached, hit, accept_encoding, if_none_match)
     return Response(body, status_code=status, headers=dict(headers))
-
-
-class CachedTileMiddleware:
-    """The hot path of public tile reads, before routing and dependency resolution.
-
-    A cache hit is answered straight from the ASGI scope; a miss is rendered with one hop to
-    the thread pool. Anything unusual (token-protected reads, unknown collections, invalid
-    z/x/y, database errors) passes on to the route, which answers it the normal way.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a public tile, or pass the request on unchanged."""
-        if scope["type"] == "http" and scope["method"] == "GET":
-            m = _PATH.match(scope["path"])
-            app = scope.get("app")
-            service: TileService | None = getattr(getattr(app, "state", None), "tiles", None)
-            if m and service is not None and app is not None and app.state.settings.public_read:
-                tile = service.cache.get(m[1], int(m[2]), int(m[3]), int(m[4]))
-                hit = tile is not None
-                if tile is None:
-                    tile = await self._render(app.state.registry, service, *m.groups())
-                if tile is not None:
-                    await self._send(scope, send, tile, hit)
-                    return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _render(
-        registry: Registry, service: TileService, cid: str, z: str, x: str, y: str
-    ) -> CachedTile | None:
-        try:
-            col = registry.get(cid)
-            addr = parse_tile(z, x, y)
-        except DomainError:
-            return None  # the route answers with the error
-        tile, _ = await anyio.to_thread.run_sync(service.tile, col, addr)
-        return tile
-
-    @staticmethod
-    async def _send(scope: Scope, send: Send, tile: CachedTile, hit: bool) -> None:
-        req = dict(scope["headers"])
-        inm = req.get(b"if-none-match")
-        status, headers, body = tile_response(
-            tile,
-            hit,
-            req.get(b"accept-encoding", b"").decode("latin-1"),
-            inm.decode("latin-1") if inm is not None else None,
-        )
-        raw = [(k.encode(), v.encode()) for k, v in headers]
-        if status == 200:
-            raw.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})

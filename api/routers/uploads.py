@@ -2,9 +2,11 @@
 ``GET /datasets``, ``POST /datasets/{id}/restore``.
 
 The request body is counted while it streams in and refused with 413 as soon as it exceeds
-``TUZHENG_INGEST_MAX_UPLOAD_BYTES`` (plus a small multipart allowance); Starlette spools the
-file part to disk, and the endpoint copies it in chunks into a private temporary directory
-that is removed after ingestion. Raw uploaded files are never served back.
+``TUZHENG_INGEST_MAX_UPLOAD_BYTES`` (plus a small multipart allowance), and an upload without
+a surveyor's or admin's token is refused before its body is read (both in
+:class:`api.middleware.BodyLimit`); Starlette spools the file part to disk, and the endpoint
+copies it in chunks into a private temporary directory that is removed after ingestion. Raw
+uploaded files are never served back.
 """
 
 from __future__ import annotations
@@ -12,115 +14,23 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from api.deps import (
-    CSRF_HEADER,
-    Admin,
-    EngineDep,
-    IngestSettingsDep,
-    Reader,
-    Uploader,
-    authenticate_request,
-)
-from api.errors import status_for
+from api.deps import Admin, EngineDep, IngestSettingsDep, Reader, Uploader
 from spatial import datasets
-from spatial.errors import DomainError, InvalidInput, NotFound, TooLarge
+from spatial.errors import InvalidInput, NotFound, TooLarge
 from spatial.ingest import IngestReport
 from spatial.ingest.isolated import ingest_isolated
 from spatial.ingest.options import IngestOptions
 from spatial.models import Layer
-from spatial.roles import Role
-from spatial.users import require_role
 
-MULTIPART_ALLOWANCE = 64 * 1024
-"""Bytes allowed on top of the file limit for multipart boundaries and form fields."""
 _CHUNK = 1 << 20
 
 
-class _BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413)
-        self.limit = limit
-
-
-def _too_large(limit: int) -> JSONResponse:
-    exc = TooLarge(
-        f"上传文件超过上限 {limit} 字节", f"the upload exceeds the limit of {limit} bytes"
-    )
-    return JSONResponse(exc.to_dict(), status_code=413)
-
-
-class LimitedBodyRoute(APIRoute):
-    """A route that refuses request bodies over the upload limit while they stream in."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler so the body is counted as it is received."""
-        original = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            if request.method != "POST":
-                return await original(request)
-            refused = await _refuse_before_body(request)
-            if refused is not None:
-                return refused
-            limit = request.app.state.ingest_settings.max_upload_bytes
-            allowed = limit + MULTIPART_ALLOWANCE
-            declared = request.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > allowed:
-                return _too_large(limit)
-            received = 0
-            receive = request.receive
-
-            async def counting_receive() -> Any:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > allowed:
-                        raise _BodyTooLarge(limit)
-                return message
-
-            try:
-                return await original(Request(request.scope, counting_receive))
-            except _BodyTooLarge as exc:
-                return _too_large(exc.limit)
-
-        return handler
-
-
-async def _refuse_before_body(request: Request) -> JSONResponse | None:
-    """401/403 for an upload without a surveyor's or admin's token or session, before its body
-    is read (a session's CSRF token must then come in the ``X-CSRF-Token`` header).
-
-    FastAPI parses form bodies before it resolves dependencies, so without this an anonymous
-    client could make the server spool a large file only to be refused. The ``Uploader``
-    dependency still checks again in the endpoint.
-    """
-    if not request.url.path.rstrip("/").endswith("/uploads"):
-        return None
-    engine = request.app.state.engine
-
-    def check() -> None:
-        user = authenticate_request(request, engine, request.headers.get(CSRF_HEADER))
-        require_role(user, [Role.surveyor])
-
-    try:
-        await run_in_threadpool(check)
-    except DomainError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if status_for(exc) == 401 else None
-        return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
-    return None
-
-
-router = APIRouter(tags=["uploads"], route_class=LimitedBodyRoute)
+router = APIRouter(tags=["uploads"])
 
 _ALLOWED_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json", ".shp")
 

@@ -14,7 +14,9 @@ from api.mappage import (
     PageScript,
     ProjectSelector,
     VectorTileLayer,
+    with_nonce,
 )
+from api.middleware import csp_nonce
 from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
 from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, VALUE_LABELS, legends
 
@@ -66,4 +68,4 @@ def web_map(request: Request, engine: EngineDep, registry: RegistryDep, _: OpenR
     Legend(legends()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds)
-    return m.get_root().render()
+    return with_nonce(m.get_root().render(), csp_nonce(request))

@@ -185,6 +185,10 @@ class DatasetListener:
             self._stop.wait(self._retry)
 
 
+POOL_WAIT_S = 5.0
+"""Seconds a tile request waits for a connection of the tile pool before giving up."""
+
+
 class TileService:
     """Tiles of the registered collections through the cache (start/stop with the app)."""
 
@@ -208,6 +212,9 @@ class TileService:
             kwargs={"autocommit": True, "prepare_threshold": 1, "options": "-c jit=off"},
             open=False,
             name="tuzheng-tiles",
+            # wait at most this long for a connection: while the database is down a tile is
+            # refused (503) within seconds instead of hanging for the default 30 s
+            timeout=POOL_WAIT_S,
         )
         self.cache = TileCache({c.id: c.depends_on for c in cols}, max_bytes)
         self.listener = DatasetListener(conninfo, self.cache)
