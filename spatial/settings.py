@@ -65,7 +65,16 @@ class IngestSettings(BaseSettings):
     """Address space (MB) an API upload's ingest process may add beyond its start-up size
     (``RLIMIT_AS``; see :mod:`spatial.ingest.isolated`). A million parcels need about 2,000."""
     worker_timeout_s: float = 3600.0
-    """Seconds after which an API upload's ingest process is killed and the upload refused."""
+    """Seconds after which an API upload's ingest process is killed and the upload refused
+    (an upper bound: the limit of one upload also scales with its size, see below)."""
+    worker_base_s: float = 120.0
+    """Wall-clock seconds every API upload's worker gets, before ``worker_s_per_mb``."""
+    worker_s_per_mb: float = 4.0
+    """Further wall-clock seconds per MB of the uploaded file."""
+    worker_cpu_base_s: float = 30.0
+    """CPU seconds every API upload's worker may use (``RLIMIT_CPU``), before the per-MB part."""
+    worker_cpu_s_per_mb: float = 2.0
+    """Further CPU seconds per MB of the uploaded file (a million parcels, 506 MB, need ~20)."""
 
 
 class SessionSettings(BaseSettings):

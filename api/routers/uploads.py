@@ -11,13 +11,18 @@ uploaded files are never served back.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+import anyio
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import Admin, EngineDep, IngestSettingsDep, Reader, Uploader
 from spatial import datasets
@@ -28,6 +33,8 @@ from spatial.ingest.options import IngestOptions
 from spatial.models import Layer
 
 _CHUNK = 1 << 20
+DISCONNECT_POLL_S = 0.5
+"""How often an upload being processed checks whether its client is still there."""
 
 
 router = APIRouter(tags=["uploads"])
@@ -55,6 +62,30 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
             out.write(chunk)
 
 
+async def _unless_abandoned(
+    request: Request, cancel: threading.Event, job: Callable[[], IngestReport]
+) -> IngestReport:
+    """Run ``job`` in a thread; set ``cancel`` if the client disconnects before it ends."""
+    outcome: dict[str, Any] = {}
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            await anyio.sleep(DISCONNECT_POLL_S)
+            if await request.is_disconnected():
+                cancel.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        try:
+            outcome["report"] = await run_in_threadpool(job)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the task group
+            outcome["error"] = exc
+        tg.cancel_scope.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]  # type: ignore[no-any-return]
+
+
 @router.post(
     "/uploads",
     response_model=IngestReport,
@@ -66,7 +97,8 @@ def _save(upload: UploadFile, target: Path, limit: int) -> None:
         422: {"description": "invalid content; the body holds the report"},
     },
 )
-def upload(
+async def upload(
+    request: Request,
     user: Uploader,
     engine: EngineDep,
     response: Response,
@@ -75,7 +107,11 @@ def upload(
     settings: IngestSettingsDep,
     mapping: Annotated[UploadFile | None, File(description="YAML/JSON mapping")] = None,
 ) -> IngestReport:
-    """上传 Ingest a surveyor's file (surveyor or admin). 201 with the report when it went in."""
+    """上传 Ingest a surveyor's file (surveyor or admin). 201 with the report when it went in.
+
+    The file is checked in a worker process (:func:`ingest_isolated`); if the client
+    disconnects meanwhile, the worker is stopped and its files deleted.
+    """
     name = _safe_name(file.filename)
     suffix = Path(name).suffix.lower()
     if suffix not in _ALLOWED_SUFFIXES or suffix == ".shp":
@@ -87,15 +123,17 @@ def upload(
         )
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.upload_dir))
+    cancel = threading.Event()
     try:
         path = work / f"upload{suffix}"
-        _save(file, path, settings.max_upload_bytes)
+        await run_in_threadpool(_save, file, path, settings.max_upload_bytes)
         mapping_path = None
         if mapping is not None and mapping.filename:
             msuffix = ".json" if _safe_name(mapping.filename).lower().endswith(".json") else ".yaml"
             mapping_path = work / f"mapping{msuffix}"
-            _save(mapping, mapping_path, 1 << 20)
-        report = ingest_isolated(
+            await run_in_threadpool(_save, mapping, mapping_path, 1 << 20)
+        job = functools.partial(
+            ingest_isolated,
             path,
             options,
             mapping=mapping_path,
@@ -104,7 +142,9 @@ def upload(
             role=user.role.value,
             engine=engine,
             settings=settings,
+            cancel=cancel,
         )
+        report = await _unless_abandoned(request, cancel, job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if report.status != "published":

@@ -3,10 +3,12 @@
 Accepted: a ``.zip`` holding a shapefile (``.shp .shx .dbf``, optional ``.prj .cpg``), a
 GeoPackage or a GeoJSON file; a bare ``.shp`` with its siblings; a ``.gpkg``; a ``.geojson``.
 Anything else (VRT and other "pointer" formats, KML/GML and other XML, nested archives) is
-refused before GDAL sees it. Zip members are checked for zip-slip paths, absolute paths,
-symlinks, encryption, member count, declared and *actually read* uncompressed bytes and the
-compression ratio, and only the members we need are extracted, under generated names, into a
-private temporary directory.
+refused before GDAL sees it, and so are GeoJSON files whose ``crs`` member is a link or URL
+(GDAL would download it: :mod:`spatial.ingest.geojson_crs`) and GeoPackages with views
+(reading them runs the file's own SQL: :mod:`spatial.ingest.gpkg_safety`). Zip members are
+checked for zip-slip paths, absolute paths, symlinks, encryption, member count, declared and
+*actually read* uncompressed bytes and the compression ratio, and only the members we need are
+extracted, under generated names, into a private temporary directory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from spatial.errors import InvalidInput, TooLarge
+from spatial.ingest.geojson_crs import check_crs_members
+from spatial.ingest.gpkg_safety import check_geopackage
 from spatial.settings import IngestSettings
 
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -307,10 +311,12 @@ def _single_source(path: Path, driver: str, display: str, members: list[str]) ->
     if driver == "GPKG":
         if not head.startswith(b"SQLite format 3\x00"):
             raise _refuse(f"{display} 不是 GeoPackage 文件", f"{display} is not a GeoPackage")
+        check_geopackage(path, display)
     elif driver == "GeoJSON":
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if not stripped.startswith(b"{"):
             raise _refuse(f"{display} 不是 GeoJSON 文件", f"{display} is not a GeoJSON file")
+        check_crs_members(path, display)
     return Source(path=path, driver=driver, display_name=display, members=members)
 
 

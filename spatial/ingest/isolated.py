@@ -10,9 +10,18 @@ as from :func:`~spatial.ingest.pipeline.ingest`:
 
 * running out of the cap raises :class:`~spatial.errors.TooLarge` (HTTP 413);
 * a child that dies (segfault, OOM kill) raises :class:`~spatial.errors.InvalidInput` (422);
-* a child still running after ``IngestSettings.worker_timeout_s`` is killed, with the same 422
-  (a process out of memory can also hang rather than fail, e.g. in a thread start);
-* in both cases the refusal is recorded as a failed dataset and audited, as for any refusal.
+* the child's CPU time is capped with ``RLIMIT_CPU`` and its wall-clock time by a deadline,
+  both scaled with the file's size (:func:`limits_for`; ``worker_timeout_s`` is the upper bound
+  of the deadline): a file that would hold a core (a crafted query, a pathological geometry)
+  is stopped and refused with 422 in proportion to what it is, not after an hour (a process
+  out of memory can also hang rather than fail, e.g. in a thread start);
+* a child whose caller gives up (``cancel`` set, e.g. the HTTP client disconnected) is killed;
+* in every case the refusal is recorded as a failed dataset and audited, as for any refusal,
+  and the child's temporary files (it works in a directory of its own) are deleted at once.
+
+The child can reach no network through GDAL (:func:`block_network`: its HTTP client goes
+through a proxy address that refuses every connection; PROJ's network is off), so nothing in
+an upload can make the server fetch a URL even if a check before GDAL missed it.
 
 The database keeps everything all-or-nothing: a child killed mid-COPY leaves a staging dataset
 that the next ingest cleans up. The API uses this; the CLI already runs in a process of its own.
@@ -21,7 +30,14 @@ that the next ingest cleans up. The API uses this; the CLI already runs in a pro
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import resource
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -74,15 +90,69 @@ class _Call:
     settings: IngestSettings
 
 
+_PROXY_ENV = ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")
+
+
+def block_network() -> socket.socket:
+    """Make GDAL and PROJ in this process unable to reach any network; returns the socket
+    that keeps the dead proxy address reserved (keep it open while reading).
+
+    Every HTTP request of GDAL (``/vsicurl/``, a CRS link, a remote schema…) is sent to a
+    proxy at a loopback port that is bound but never listens, so the connection is refused at
+    once and nothing leaves the process; ``no_proxy`` is cleared so no host is exempt.
+    """
+    import pyogrio
+    from pyproj import network
+
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    for var in _PROXY_ENV:
+        os.environ.pop(var, None)
+    os.environ["PROJ_NETWORK"] = "OFF"
+    network.set_network_enabled(False)
+    pyogrio.set_gdal_config_options(
+        {
+            "GDAL_HTTP_PROXY": proxy,
+            "GDAL_HTTPS_PROXY": proxy,
+            "GDAL_HTTP_MAX_RETRY": "0",
+            "GDAL_HTTP_CONNECTTIMEOUT": "1",
+            "GDAL_HTTP_TIMEOUT": "1",
+            "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": "{noremote}",
+        }
+    )
+    return dead
+
+
+def limits_for(size_bytes: int, settings: IngestSettings) -> tuple[float, int]:
+    """(wall-clock seconds, CPU seconds) a worker gets for a file of ``size_bytes``."""
+    mb = size_bytes / 1e6
+    wall = min(settings.worker_timeout_s, settings.worker_base_s + settings.worker_s_per_mb * mb)
+    cpu = int(settings.worker_cpu_base_s + settings.worker_cpu_s_per_mb * mb) + 1
+    return wall, cpu
+
+
 def _child(
-    out: Connection, url: str | None, budget: int, path: str, options: str, call: _Call
+    out: Connection,
+    url: str | None,
+    budget: int,
+    cpu_s: int,
+    path: str,
+    options: str,
+    call: _Call,
 ) -> None:
-    """Child process body: cap memory, ingest, send back the report or the error."""
+    """Child process body: no network, cap memory and CPU time, ingest, send back the report
+    or the error."""
     limit = 0
     try:
         from sqlalchemy import create_engine, pool
 
         from spatial.ingest.pipeline import ingest
+
+        dead_proxy = block_network()
+        if cpu_s > 0:
+            used = int(time.process_time()) + 1
+            resource.setrlimit(resource.RLIMIT_CPU, (used + cpu_s, used + cpu_s + 5))
 
         for codec in ("utf-8", "gbk", "gb18030", "big5", "ascii"):  # load codecs before the cap
             "".encode(codec)
@@ -101,6 +171,7 @@ def _child(
             engine=engine,
             settings=call.settings,
         )
+        dead_proxy.close()
         out.send(("ok", report.model_dump(mode="json")))
     except errors.DomainError as exc:
         if limit and _out_of_memory(exc, limit):
@@ -140,13 +211,14 @@ def ingest_isolated(
     role: str | None = None,
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
+    cancel: threading.Event | None = None,
     **choices: Any,
 ) -> IngestReport:
-    """:func:`~spatial.ingest.pipeline.ingest` in a memory-capped child process.
+    """:func:`~spatial.ingest.pipeline.ingest` in a memory-, CPU- and time-capped child process.
 
     Takes the same arguments. The options cross to the child as the JSON of
     :class:`~spatial.ingest.options.IngestOptions`; ``engine`` is reconnected there from its
-    URL.
+    URL. Setting ``cancel`` (from another thread) kills the child and refuses the upload.
     """
     settings = settings or IngestSettings()
     call = _Call(None if mapping is None else str(mapping), file_name, user, role, settings)
@@ -159,36 +231,69 @@ def ingest_isolated(
             report, errors.InvalidInput, exc.message_zh, exc.message_en, exc.code, eng, role
         ) from exc
     budget = settings.worker_memory_mb * 1024 * 1024
+    size = Path(path).stat().st_size if Path(path).is_file() else 0
+    wall, cpu_s = limits_for(size, settings)
     url = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    job_dir = Path(tempfile.mkdtemp(prefix="worker-", dir=settings.upload_dir))
+    child_call = _Call(
+        call.mapping,
+        call.file_name,
+        call.user,
+        call.role,
+        settings.model_copy(update={"upload_dir": job_dir}),
+    )
     ctx = _ctx()
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(
         target=_child,
-        args=(send, url, budget, str(path), options.model_dump_json(), call),
+        args=(send, url, budget, cpu_s, str(path), options.model_dump_json(), child_call),
         name="tuzheng-ingest",
     )
-    child.start()
-    send.close()
     message = None
-    timed_out = False
+    stopped = ""
     try:
-        if receive.poll(settings.worker_timeout_s):
-            message = receive.recv()
-        else:  # e.g. a thread start that never returns once memory is exhausted
-            timed_out = True
-            child.kill()
-    except EOFError:
-        message = None
+        child.start()
+        send.close()
+        deadline = time.monotonic() + wall
+        try:
+            while not receive.poll(0.2):
+                if not child.is_alive() and not receive.poll(0.5):
+                    break
+                if cancel is not None and cancel.is_set():
+                    stopped = "cancelled"
+                elif time.monotonic() > deadline:
+                    stopped = "timeout"  # e.g. a thread start that never returns, out of memory
+                if stopped:
+                    child.kill()
+                    break
+            else:
+                message = receive.recv()
+        except EOFError:
+            message = None
+        finally:
+            receive.close()
+            child.join()
     finally:
-        receive.close()
-        child.join()
-    if timed_out:
-        secs = settings.worker_timeout_s
+        shutil.rmtree(job_dir, ignore_errors=True)
+    if stopped == "cancelled":
+        raise _refused(
+            errors.BadRequest,
+            "上传请求已被客户端放弃，处理已中止；未写入任何数据",
+            "the upload request was abandoned by the client and processing was stopped; "
+            "nothing was written",
+            path,
+            options,
+            call,
+            engine,
+            "worker_cancelled",
+        )
+    if stopped == "timeout":
         raise _refused(
             errors.InvalidInput,
-            f"处理文件超过时限（{secs:g} 秒），已中止；未写入任何数据",
-            f"processing the file took longer than the limit ({secs:g} s) and was stopped; "
-            "nothing was written",
+            f"处理文件超过时限（{wall:g} 秒），已中止（时限按文件大小计）；未写入任何数据",
+            f"processing the file took longer than the limit ({wall:g} s, set by its size) and "
+            "was stopped; nothing was written",
             path,
             options,
             call,
@@ -196,6 +301,19 @@ def ingest_isolated(
             "worker_timeout",
         )
     if message is None:
+        if child.exitcode == -signal.SIGXCPU:
+            raise _refused(
+                errors.InvalidInput,
+                f"处理该文件所需 CPU 时间超过上限（{cpu_s} 秒，按文件大小计），已中止；"
+                "未写入任何数据",
+                f"processing this file needs more CPU time than its limit ({cpu_s} s for its "
+                "size) and was stopped; nothing was written",
+                path,
+                options,
+                call,
+                engine,
+                "worker_cpu_limit",
+            )
         raise _crashed(path, options, call, engine, child.exitcode, settings.worker_memory_mb)
     kind = message[0]
     if kind == "ok":
