@@ -16,7 +16,6 @@ Example
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from spatial.analysis import (
     review_project,
     write_review_xlsx,
 )
+from spatial.bbox import bbox_from, storage_wkb
 from spatial.categories import OwnershipCategory, parse_category
 from spatial.db import get_engine
 from spatial.errors import BadRequest, DomainError, InvalidInput, NotFound
@@ -219,30 +219,6 @@ def _project_codes(engine: Engine, project: str | Iterable[str]) -> list[str]:
     return sorted({r.code for r in rows})
 
 
-def _check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest(
-            "bbox 须为四个数 (minx, miny, maxx, maxy)",
-            "bbox must be four numbers (minx, miny, maxx, maxy)",
-        ) from exc
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x0 >= x1 or y0 >= y1:
-        raise BadRequest(
-            f"bbox 无效：{tuple(bbox)}", f"invalid bbox {tuple(bbox)}: need minx<maxx, miny<maxy"
-        )
-    return x0, y0, x1, y1
-
-
-def _check_srid(engine: Engine, srid: int) -> None:
-    with engine.connect() as conn:
-        known = conn.execute(
-            text("SELECT 1 FROM spatial_ref_sys WHERE srid = :s"), {"s": srid}
-        ).first()
-    if known is None:
-        raise BadRequest(f"未知坐标系 EPSG:{srid}", f"unknown CRS EPSG:{srid} for the bbox")
-
-
 def _categories(category: str | Iterable[str]) -> list[str]:
     values = [category] if isinstance(category, str | OwnershipCategory) else list(category)
     out = []
@@ -333,12 +309,9 @@ def load_layer(
                 "WHERE p.code = ANY(:projects) AND ST_Intersects(p.geom, t.geom))"
             )
     if bbox is not None:
-        params["x0"], params["y0"], params["x1"], params["y1"] = _check_bbox(bbox)
-        params["bbox_srid"] = int(bbox_crs)
-        env = "ST_MakeEnvelope(:x0, :y0, :x1, :y1, :bbox_srid)"
-        if int(bbox_crs) != STORAGE_SRID:
-            _check_srid(engine, int(bbox_crs))
-            env = f"ST_Transform(ST_Segmentize({env}, (:x1 - :x0) / 16.0), {STORAGE_SRID})"
+        # one validator and one storage shape for every bbox (spatial.bbox)
+        params["bbox_wkb"] = storage_wkb(bbox_from(bbox, int(bbox_crs)))
+        env = f"ST_GeomFromWKB(:bbox_wkb, {STORAGE_SRID})"
         where.append(f"t.geom && {env} AND ST_Intersects(t.geom, {env})")
     if category is not None:
         if not layer.has_column("category"):

@@ -7,13 +7,13 @@ PostGIS built. Collections and properties come only from the layer registry.
 from __future__ import annotations
 
 import html
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import EngineDep, OpenReader, RegistryDep
+from spatial.bbox import parse_bbox
 from spatial.errors import BadRequest
 from spatial.layers.crs_uri import CRS84_URI, STORAGE_CRS_URI, SUPPORTED, OutputCrs, parse_crs
 from spatial.layers.features import (
@@ -226,18 +226,6 @@ def queryables(
     )
 
 
-def _parse_bbox(bbox: str | None) -> list[float] | None:
-    if bbox is None:
-        return None
-    try:
-        values = [float(v) for v in bbox.split(",")]
-    except ValueError:
-        raise BadRequest("bbox 格式错误", "bbox must be comma-separated numbers") from None
-    if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
-        raise BadRequest("bbox 应为 4 个数", "bbox must have 4 (or 6) finite numbers")
-    return values
-
-
 def _content_crs(crs: OutputCrs) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
@@ -291,7 +279,7 @@ def items(
     q = ItemsQuery(
         limit=page,
         offset=offset,
-        bbox=_parse_bbox(bbox),
+        bbox=parse_bbox(bbox),
         bbox_crs=parse_crs(bbox_crs, "bbox-crs"),
         crs=out_crs,
         cql_filter=filter,

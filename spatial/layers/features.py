@@ -3,14 +3,14 @@
 Each function takes a registered :class:`~spatial.layers.registry.Collection` and returns JSON
 text produced by ``json_build_object`` / ``json_agg`` / ``ST_AsGeoJSON`` in one statement, so
 there is no per-feature Python loop and memory is bounded by the page size. Geometries are
-stored in EPSG:4547; the bbox is transformed to EPSG:4547 (never the column, so the GiST index
-is used) and the output geometry to the requested CRS in that CRS's axis order.
+stored in EPSG:4547; the bbox is transformed to EPSG:4547 by :mod:`spatial.bbox` (never the
+column, so the GiST index is used) and the output geometry to the requested CRS in that CRS's
+axis order.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
+from spatial.bbox import bbox_from, storage_wkb
 from spatial.errors import BadRequest, NotFound
 from spatial.layers.cql2 import compile_filter
 from spatial.layers.crs_uri import CRS84, OutputCrs
@@ -66,25 +67,15 @@ def _geom_out(crs: OutputCrs) -> sql.Composable:
     return sql.SQL("ST_AsGeoJSON({}, {}, 0)::json").format(g, sql.Literal(digits))
 
 
-def _bbox_envelope(q: ItemsQuery) -> tuple[sql.Composable, list[float]]:
-    """The request bbox as an EPSG:4547 polygon expression and its parameters."""
+def _bbox_envelope(q: ItemsQuery) -> tuple[sql.Composable, list[Any]]:
+    """The request bbox as an EPSG:4547 shape expression and its parameters
+    (:mod:`spatial.bbox`: validated, clamped to the CRS's area of use, bound as WKB)."""
     assert q.bbox is not None
-    b = [float(v) for v in q.bbox]
-    if len(b) == 6:
-        b = [b[0], b[1], b[3], b[4]]
-    if len(b) != 4 or not all(math.isfinite(v) for v in b):
-        raise BadRequest("bbox 应为 4 个数", "bbox must be 4 (or 6) finite numbers")
-    if q.bbox_crs.north_first:
-        b = [b[1], b[0], b[3], b[2]]
-    if b[0] > b[2] or b[1] > b[3]:
-        raise BadRequest("bbox 最小值大于最大值", "bbox minimum is greater than its maximum")
-    if q.bbox_crs.srid != 4547 and not (-180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90):
-        raise BadRequest("bbox 超出经纬度范围", "bbox is outside the longitude/latitude range")
-    env = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(q.bbox_crs.srid))
-    if q.bbox_crs.srid != 4547:
-        # Densify before transforming so the box edges stay close to the requested ones.
-        env = sql.SQL("ST_Transform(ST_Segmentize({}, 0.001), 4547)").format(env)
-    return env, b
+    box = bbox_from(q.bbox, q.bbox_crs.srid, q.bbox_crs.north_first)
+    wkb = storage_wkb(box)
+    if wkb is None:  # outside the storage CRS's area of use: matches nothing
+        return sql.SQL("NULL::geometry"), []
+    return sql.SQL("ST_GeomFromWKB(%s, 4547)"), [wkb]
 
 
 def _where(col: Collection, q: ItemsQuery) -> tuple[sql.Composable, sql.Composable, list[Any]]:
