@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, pages
+from api import errors, openapi, pages
 from api.middleware import MIDDLEWARES
 from api.routers import (
     budget,
@@ -77,6 +77,7 @@ def create_app(
     app.state.registry = layers
     app.state.db_settings = db_settings
     errors.register(app)
+    openapi.install(app)
     pages.register(app)
     for name, sub in VENDOR_DIRS.items():
         path = settings.node_modules / sub

@@ -31,6 +31,7 @@ from spatial.sessions import SessionUser, resolve_session
 from spatial.settings import IngestSettings
 from spatial.users import authenticate, require_role
 
+PUBLIC_READ_SCHEME = "PublicReadBearer"
 SESSION_COOKIE = "tz_session"
 """Name of the HTTP-only session cookie."""
 CSRF_HEADER = "X-CSRF-Token"
@@ -39,6 +40,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 _bearer = HTTPBearer(auto_error=False)
+_public_bearer = HTTPBearer(auto_error=False, scheme_name=PUBLIC_READ_SCHEME)
+"""The token of a public read: api/openapi.py declares it only when public_read is off."""
 
 
 def get_engine_dep(request: Request) -> Engine:
@@ -166,7 +169,7 @@ Admin = Annotated[User, Depends(requires(Role.admin))]
 def public_or_reader(
     request: Request,
     engine: EngineDep,
-    _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_public_bearer)],
 ) -> User | None:
     """No user when ``ApiSettings.public_read`` is on (OGC clients, the map); else a reader."""
     if request.app.state.settings.public_read:

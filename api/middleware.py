@@ -91,13 +91,32 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in extra if k not in names
-                ]
+                headers = list(message.get("headers", []))
+                if message.get("status") == 405:
+                    headers = _allow_every_method(scope, headers)
+                names = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in extra if k not in names]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _allow_every_method(
+    scope: Scope, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """A 405's ``Allow`` listing every method of the path (routing names only the first route's
+    when two routers serve one path, e.g. ``GET /users`` and ``POST /users``)."""
+    from api.openapi import allowed_methods
+
+    app = scope.get("app")
+    try:
+        methods = allowed_methods(app.openapi(), scope["path"]) if app is not None else []
+    except Exception:  # noqa: BLE001 - keep the router's header rather than fail the response
+        return headers
+    if not methods:
+        return headers
+    kept = [(k, v) for k, v in headers if k.lower() != b"allow"]
+    return kept + [(b"allow", ", ".join(methods).encode())]
 
 
 class BodyTooLarge(HTTPException):

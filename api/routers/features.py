@@ -203,7 +203,10 @@ def collection(
     return _json(_collection_doc(request, col, collection_extent(engine, col)))
 
 
-@router.get("/collections/{collection_id}/queryables")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    responses={200: {"content": {"application/schema+json": {}}}},
+)
 def queryables(
     collection_id: str, request: Request, registry: RegistryDep, _: OpenReader
 ) -> JSONResponse:
