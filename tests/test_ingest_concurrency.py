@@ -165,7 +165,10 @@ def test_busy_layer_gives_conflict_then_waits(db, tmp_path: Path) -> None:
         release.set()
         holder.join()
     assert _count(db.engine, "SELECT count(*) FROM current_parcels") == 4
-    assert _count(db.engine, "SELECT count(*) FROM parcels") == 6
+    # the superseded version is kept, detached, in its own partition
+    assert _count(db.engine, "SELECT count(*) FROM parcels") == 4
+    old = _count(db.engine, "SELECT min(id) FROM datasets WHERE status = 'superseded'")
+    assert _count(db.engine, f"SELECT count(*) FROM parcels_ds_{old}") == 2
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["transaction", "bulk"])
@@ -204,12 +207,13 @@ def test_two_concurrent_uploads_keep_data_intact(
     with db.engine.connect() as conn:
         per = conn.execute(
             text(
-                "SELECT d.status, d.row_count, count(p.id) FROM datasets d "
-                "LEFT JOIN parcels p ON p.dataset_id = d.id GROUP BY d.id ORDER BY d.id"
+                "SELECT d.id, d.status, d.row_count, to_regclass('parcels_ds_' || d.id)::text "
+                "FROM datasets d ORDER BY d.id"
             )
         ).all()
-    for status, row_count, n in per:
-        assert n == (row_count if status != "failed" else 0)
+        for _id, status, row_count, part in per:  # a superseded version keeps its partition
+            n = conn.execute(text(f'SELECT count(*) FROM "{part}"')).scalar_one() if part else 0
+            assert n == (row_count if status != "failed" else 0)
     with db.engine.connect() as conn:
         attached = conn.execute(
             text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'parcels'::regclass")
@@ -218,8 +222,10 @@ def test_two_concurrent_uploads_keep_data_intact(
             text(
                 "SELECT count(*) FROM pg_class c WHERE c.relname LIKE 'parcels\\_ds\\_%' "
                 "AND c.relkind = 'r' AND NOT EXISTS "
-                "(SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)"
+                "(SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AND NOT EXISTS "
+                "(SELECT 1 FROM datasets d WHERE c.relname = 'parcels_ds_' || d.id "
+                "AND d.status = 'superseded')"
             )
         ).scalar_one()
-    assert attached == len(published)  # one partition per published version
+    assert attached == 1  # the active version's partition; superseded ones are detached
     assert loose == 0  # no staging table left behind

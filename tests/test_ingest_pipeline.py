@@ -109,9 +109,9 @@ def test_replace_keeps_old_version_and_restore(db, tmp_path: Path) -> None:
         (v1.dataset_id, "superseded", 3),
         (v2.dataset_id, "active", 5),
     ]
-    with db.engine.connect() as conn:
+    with db.engine.connect() as conn:  # kept in its own (detached) partition
         old = conn.execute(
-            text("SELECT count(*) FROM parcels WHERE dataset_id = :d"), {"d": v1.dataset_id}
+            text(f'SELECT count(*) FROM "{datasets.partition_name("parcels", v1.dataset_id)}"')
         ).scalar_one()
     assert old == 3
     datasets.restore(db.engine, v1.dataset_id, "admin")

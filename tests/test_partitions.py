@@ -108,6 +108,14 @@ def test_duplicate_codes_fail_the_bulk_index_build(db):
         assert conn.execute(text("SELECT count(*) FROM parcels")).scalar_one() == 0
 
 
+def _count(conn, table: str) -> int:  # noqa: ANN001
+    return conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+
+
+def _plan(conn) -> str:  # noqa: ANN001
+    return "\n".join(conn.execute(text("EXPLAIN SELECT code FROM current_parcels")).scalars().all())
+
+
 def test_replace_keeps_old_partition_and_failed_dataset_drops_its_rows(db):
     ids = []
     for codes in (["A", "B"], ["C"]):
@@ -118,23 +126,60 @@ def test_replace_keeps_old_partition_and_failed_dataset_drops_its_rows(db):
             ids.append(ds)
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT code FROM current_parcels")).scalars().all() == ["C"]
-        assert conn.execute(text("SELECT count(*) FROM parcels")).scalar_one() == 3
+        # the superseded version is kept, detached: the layer holds the active one only
+        assert _count(conn, "parcels") == 1
+        assert _count(conn, f"parcels_ds_{ids[0]}") == 2
     datasets.restore(db.engine, ids[0])
     with db.engine.begin() as conn:
         assert sorted(conn.execute(text("SELECT code FROM current_parcels")).scalars()) == [
             "A",
             "B",
         ]
-        datasets.mark_failed(conn, ids[1], {"why": "test"})
+        datasets.mark_failed(conn, ids[0], {"why": "test"})
     with db.engine.connect() as conn:
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM parcels WHERE dataset_id = :d"), {"d": ids[1]}
-            ).scalar_one()
-            == 0
-        )
+        assert _count(conn, "parcels") == 0
         # the attached partition stays (dropping it would lock the layer); its rows are gone
-        assert conn.execute(text("SELECT to_regclass(:p)"), {"p": f"parcels_ds_{ids[1]}"}).scalar()
+        assert conn.execute(text("SELECT to_regclass(:p)"), {"p": f"parcels_ds_{ids[0]}"}).scalar()
+
+
+def test_current_parcels_reads_only_the_active_partition(db):
+    """Superseded versions are detached: EXPLAIN shows the active partition alone."""
+    ids = []
+    for codes in (["A", "B"], ["C"], ["D", "E", "F"]):
+        with db.engine.begin() as conn:
+            ds = datasets.new_dataset(conn, Layer.parcels, "宗地.shp", "tester")
+            datasets.copy_rows(conn, Layer.parcels, ds, _parcels(codes))
+            datasets.publish(conn, Layer.parcels, ds)
+            ids.append(ds)
+    with db.engine.connect() as conn:
+        plan = _plan(conn)
+        assert f"parcels_ds_{ids[2]}" in plan, plan
+        assert f"parcels_ds_{ids[0]}" not in plan and f"parcels_ds_{ids[1]}" not in plan, plan
+        assert sorted(conn.execute(text("SELECT code FROM current_parcels")).scalars()) == [
+            "D",
+            "E",
+            "F",
+        ]
+        # every old version can still be read, from its own table
+        assert [_count(conn, f"parcels_ds_{i}") for i in ids] == [2, 1, 3]
+    datasets.restore(db.engine, ids[1])  # restore attaches the old version again
+    with db.engine.connect() as conn:
+        plan = _plan(conn)
+        assert f"parcels_ds_{ids[1]}" in plan and f"parcels_ds_{ids[2]}" not in plan, plan
+        assert conn.execute(text("SELECT code FROM current_parcels")).scalars().all() == ["C"]
+    # append keeps both versions active, and both attached
+    with db.engine.begin() as conn:
+        ds = datasets.new_dataset(conn, Layer.parcels, "宗地.shp", "tester")
+        datasets.copy_rows(conn, Layer.parcels, ds, _parcels(["G"]))
+        datasets.publish(conn, Layer.parcels, ds, mode="append")
+    with db.engine.connect() as conn:
+        plan = _plan(conn)
+        assert f"parcels_ds_{ids[1]}" in plan and f"parcels_ds_{ds}" in plan, plan
+        assert f"parcels_ds_{ids[0]}" not in plan and f"parcels_ds_{ids[2]}" not in plan, plan
+        assert sorted(conn.execute(text("SELECT code FROM current_parcels")).scalars()) == [
+            "C",
+            "G",
+        ]
 
 
 def test_migration_moves_existing_parcels_into_partitions_and_back(pg_settings):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from spatial.datasets.partitions import (
     attach_partition,
+    detach_partition,
     drop_partition,
     partition_name,
     partition_state,
@@ -153,6 +154,9 @@ def publish(conn: Connection, layer: LayerRef, dataset_id: int, mode: str = "rep
     if not spec.partitioned or partition_state(raw, spec, dataset_id)[0]:
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(target)))
+    if spec.partitioned:
+        for old in superseded_ids:
+            detach_partition(conn, spec, old)
     return superseded_ids
 
 

@@ -3,8 +3,9 @@
 A load into a partitioned layer (``LayerSpec.partitioned``, migration 0004) COPYs into a bare
 table with no index (:func:`stage_partition`), builds its indexes in bulk
 (:func:`index_statements`, matching the parent's so ``ATTACH PARTITION`` adopts them) and is
-attached when it is published (:func:`attach_partition`). Every name comes from the layer's
-declaration and an integer dataset id, never from input.
+attached when it is published (:func:`attach_partition`); the versions it supersedes are
+detached (:func:`detach_partition`, migration 0010), so the layer holds the active ones only.
+Every name comes from the layer's declaration and an integer dataset id, never from input.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ MAINTENANCE_WORK_MEM = "256MB"
 
 
 def partition_name(layer: LayerRef, dataset_id: int) -> str:
-    """Table name of the partition holding ``dataset_id``'s rows (from an integer, never input)."""
+    """Table name of the partition holding ``dataset_id``'s rows (from an integer, never input).
+
+    It is attached to the layer while the version is active and detached, but kept, once it is
+    superseded: read an old version's rows from this table, not from the layer's table.
+    """
     return f"{layer_spec(layer).name}_ds_{int(dataset_id)}"
 
 
@@ -123,6 +128,26 @@ def attach_partition(conn: Connection, layer: LayerRef, dataset_id: int) -> None
                 sql.Literal(int(dataset_id)),
             )
         )
+
+
+def detach_partition(conn: Connection, layer: LayerRef, dataset_id: int) -> None:
+    """Detach a superseded version's partition: it stays, as a table of its own, for restore
+    (which attaches it again) and for reading old versions, but queries of the layer, which
+    see the active versions only, no longer plan or scan it.
+
+    Done last in ``publish``: ``DETACH`` holds an exclusive lock on the layer until the
+    transaction commits (a moment later), so readers wait that long rather than the whole load.
+    """
+    raw = conn.connection.driver_connection
+    exists, attached = partition_state(raw, layer, dataset_id)
+    if exists and attached:
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                    sql.Identifier(layer_spec(layer).name),
+                    sql.Identifier(partition_name(layer, dataset_id)),
+                )
+            )
 
 
 def drop_partition(raw_conn: Any, layer: LayerRef, dataset_id: int) -> None:
