@@ -67,8 +67,36 @@ def content_security_policy(nonce: str, img_hosts: tuple[str, ...] = ()) -> str:
     )
 
 
+NO_CONTENT_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+"""The policy of every response that is not an HTML page (JSON, tiles): nothing may run."""
+_STATIC_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class _Nonce:
+    """A response's CSP nonce, drawn the first time a page asks for it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def __str__(self) -> str:
+        if self.value is None:
+            self.value = secrets.token_urlsafe(18)
+        return self.value
+
+
 class SecurityHeaders:
-    """Adds the Content-Security-Policy (with a per-response nonce) and related headers."""
+    """Adds the Content-Security-Policy (with a per-response nonce) and related headers.
+
+    HTML pages get :func:`content_security_policy` with the response's nonce; every other
+    response (JSON, tiles, files) gets :data:`NO_CONTENT_POLICY`. The nonce is drawn only for
+    pages, so the hot tile path pays for two static headers and nothing else.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,23 +106,23 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(18)
+        nonce = _Nonce()
         scope.setdefault("state", {})["csp_nonce"] = nonce
-        settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
-        hosts = (TIANDITU_HOSTS,) if getattr(settings, "tianditu_key", None) else ()
-        extra = [
-            (b"content-security-policy", content_security_policy(nonce, hosts).encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"same-origin"),
-        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if message.get("status") == 405:
                     headers = _allow_every_method(scope, headers)
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if nonce.value is not None or ctype.startswith(b"text/html"):
+                    settings = getattr(scope["app"].state, "settings", None)
+                    hosts = (TIANDITU_HOSTS,) if getattr(settings, "tianditu_key", None) else ()
+                    policy = content_security_policy(str(nonce), hosts).encode()
+                else:
+                    policy = NO_CONTENT_POLICY
                 names = {k.lower() for k, _ in headers}
+                extra = [(b"content-security-policy", policy), *_STATIC_HEADERS]
                 message["headers"] = headers + [(k, v) for k, v in extra if k not in names]
             await send(message)
 
