@@ -7,15 +7,15 @@ it supersedes (they stay, as tables ``parcels_ds_<id>``, for ``restore``, which 
 again, and for reading old versions). This migration detaches the superseded partitions of
 an existing database; the downgrade attaches them again.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 13:00:00
 """
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

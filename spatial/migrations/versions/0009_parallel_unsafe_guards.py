@@ -6,15 +6,15 @@ parallel operation"). They were declared ``PARALLEL SAFE``, so a query the plann
 parallel failed: a whole-world ``bbox`` on the OGC API (which, clamped to the CRS's area of use,
 now matches every feature) made the items query parallel and answered 500.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 12:00:00
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
