@@ -155,6 +155,19 @@ class Browser:
                 continue
         self.ws.settimeout(30)
 
+    def wait_for(self, expression: str, timeout_s: float = 30.0) -> Any:
+        """Poll a JavaScript expression until it is truthy (or ``timeout_s`` passes); its value.
+
+        For what a page does after several requests (a popup filled from the API): on a
+        loaded machine a fixed wait is too short one time in a few.
+        """
+        end = time.monotonic() + timeout_s
+        value = self.evaluate(expression)
+        while not value and time.monotonic() < end:
+            self.settle(0.25)
+            value = self.evaluate(expression)
+        return value
+
     def record(self) -> PageRecord:
         """Everything recorded so far, with a fresh screenshot."""
         shot = self.send("Page.captureScreenshot", format="png")

@@ -120,8 +120,7 @@ def test_stored_xss_payload_does_not_run_in_chromium(hostile_db, tmp_path):
                 "(() => { const m = window[document.querySelector('.folium-map').id];"
                 f" m.fire('click', {{latlng: L.latLng({lat}, {lon})}}); }})()"
             )
-            browser.settle(2.0)
-            popup = browser.evaluate(
+            popup = browser.wait_for(
                 "(document.querySelector('.leaflet-popup-content') || {}).innerText || ''"
             )
             # The CSP is a second line: an inline handler injected into the DOM is refused.

@@ -100,8 +100,7 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
             spot = _parcel_pixel(img, bg)
             assert spot is not None, "no parcel pixel found to click"
             browser.click(*spot)
-            browser.settle(2.0)
-            popup = browser.evaluate(
+            popup = browser.wait_for(
                 "(document.querySelector('.leaflet-popup-content') || {}).innerText || ''"
             )
             # The project selector zooms the map to the first project.
