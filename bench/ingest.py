@@ -168,6 +168,8 @@ def main() -> None:
     pg = f"host={u.host} port={u.port} user={u.username} dbname={u.database}"
     psql = f"psql -q -h {u.host} -p {u.port} -U {u.username} -d {u.database}"
     env = {**os.environ, "DATABASE_URL": url, "PGCLIENTENCODING": "UTF8"}
+    if u.password:  # the app role's password (libpq reads it from PGPASSWORD)
+        env["PGPASSWORD"] = u.password
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
         for n in args.sizes:

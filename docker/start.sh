@@ -1,7 +1,12 @@
 #!/bin/sh
-# Container start: migrate, load the demo district if the database is empty, serve.
-# DATABASE_URL points at the PostGIS server (the compose "db" service).
+# Container start: bootstrap the app's role, migrate, load the demo district if the database is
+# empty, serve. DATABASE_URL (the app's role) points at the PostGIS server (the compose "db"
+# service); TUZHENG_PG_ADMIN_URL (its superuser) is used here only, never by the server.
 set -eu
+if [ -n "${TUZHENG_PG_ADMIN_URL:-}" ]; then
+    tuzheng db up      # as the superuser: the app's role, its database and PostGIS; then migrate
+    unset TUZHENG_PG_ADMIN_URL
+fi
 tuzheng db migrate
 if [ "${TUZHENG_LOAD_DEMO:-1}" = "1" ]; then
     # DATABASE_URL is set, so bootstrap starts no local cluster: it migrates (a no-op now)

@@ -1,23 +1,35 @@
 """The project-local PostgreSQL/PostGIS cluster: initialise, start, stop, create databases.
 
-The cluster lives under ``TUZHENG_PG_DATA`` (default ``.pgdata/``), listens on
-127.0.0.1:``TUZHENG_PG_PORT`` and trusts local connections only. ``initdb`` refuses to run as
-root, so as root the server runs as the ``postgres`` system user.
+The cluster lives under ``TUZHENG_PG_DATA`` (default ``.pgdata/``) and listens on
+127.0.0.1:``TUZHENG_PG_PORT`` only, with password authentication (scram-sha-256). ``initdb``
+refuses to run as root, so as root the server runs as the ``postgres`` system user.
+
+Least privilege: the bootstrap superuser (``postgres``) creates databases and the PostGIS
+extension; the app and its migrations connect as ``tuzheng``, a role that owns the schema
+``public`` of its databases and nothing more (no superuser, no ``CREATEDB``, no
+``CREATE EXTENSION``, no ``pg_read_server_files``, no ``COPY … PROGRAM``). Their passwords are
+generated at ``initdb`` and kept in ``<data>/tuzheng-roles.json`` (readable by its owner only).
+A cluster made by an older version (one superuser, trust authentication) is converted on its
+next start: an app role ``tuzheng_app`` is created and given the schema and its objects, the
+superuser gets a password, and trust is replaced by scram-sha-256.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from spatial.settings import DatabaseSettings, database_settings
+from spatial.settings import ROLES_FILE, DatabaseSettings, database_settings
 
 PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
 
@@ -34,7 +46,17 @@ fsync = on
 logging_collector = off
 log_min_messages = warning
 timezone = 'Asia/Shanghai'
+password_encryption = 'scram-sha-256'
 """
+
+HBA = """# tuzheng: TCP on the loopback only, passwords (scram-sha-256); no trust, no Unix socket
+host    all    all    127.0.0.1/32    scram-sha-256
+host    all    all    ::1/128         scram-sha-256
+"""
+ADMIN_USER = "postgres"
+APP_USER = "tuzheng"
+CONVERTED_APP_USER = "tuzheng_app"
+"""The app role of a cluster converted from trust, whose superuser already took ``tuzheng``."""
 
 
 class LocalDatabaseError(RuntimeError):
@@ -101,18 +123,27 @@ def check_postgis_installed() -> None:
 
 
 def is_running(settings: DatabaseSettings) -> bool:
-    """True if something answers on the configured host and port."""
+    """True if a PostgreSQL server answers on the configured host and port."""
     try:
-        with psycopg.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            dbname="postgres",
-            connect_timeout=2,
-        ):
+        with psycopg.connect(admin_conninfo(settings), connect_timeout=2):
             return True
-    except psycopg.OperationalError:
-        return False
+    except psycopg.OperationalError as exc:
+        # it answered, and refused us: it is running
+        text = str(exc).lower()
+        return "authentication" in text or "password" in text or "does not exist" in text
+
+
+def _write_roles(settings: DatabaseSettings, roles: dict[str, str]) -> None:
+    path = settings.data / ROLES_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(roles, fh)
+
+
+def _write_hba(settings: DatabaseSettings) -> None:
+    hba = settings.data / "pg_hba.conf"
+    hba.write_text(HBA, encoding="utf-8")
+    _chown_for_postgres(hba)
 
 
 def init_cluster(settings: DatabaseSettings) -> bool:
@@ -124,19 +155,33 @@ def init_cluster(settings: DatabaseSettings) -> bool:
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
     _chown_for_postgres(data)
     _make_reachable(data)
-    _run(
-        _as_postgres()
-        + [
-            pg_bin("initdb"),
-            "-D",
-            str(data),
-            "-U",
-            settings.user,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        ]
-    )
+    roles = {
+        "admin_user": ADMIN_USER,
+        "admin_password": secrets.token_urlsafe(24),
+        "app_user": APP_USER,
+        "app_password": secrets.token_urlsafe(24),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        pwfile = Path(tmp) / "pw"
+        pwfile.write_text(roles["admin_password"] + "\n", encoding="utf-8")
+        _chown_for_postgres(Path(tmp))
+        _chown_for_postgres(pwfile)
+        _run(
+            _as_postgres()
+            + [
+                pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                ADMIN_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
+    _write_hba(settings)
+    _write_roles(settings, roles)
     conf = data / "postgresql.auto.conf"
     text = conf.read_text() if conf.exists() else ""
     conf.write_text(text + CONF.format(port=settings.port))
@@ -145,13 +190,40 @@ def init_cluster(settings: DatabaseSettings) -> bool:
     return True
 
 
+def bootstrap_external(settings: DatabaseSettings) -> str:
+    """With ``TUZHENG_PG_ADMIN_URL``: as that superuser, create ``DATABASE_URL``'s role (with
+    its password, no privileges), its database and PostGIS, and give it the schema."""
+    from sqlalchemy.engine import make_url
+
+    if not settings.admin_database_url:
+        return "no TUZHENG_PG_ADMIN_URL: DATABASE_URL's role and database are used as they are"
+    u = make_url(settings.url())
+    if not u.username or not u.database:
+        raise LocalDatabaseError("DATABASE_URL must name the app's role and database")
+    with psycopg.connect(admin_conninfo(settings), autocommit=True) as conn:
+        admin = conn.execute("SELECT current_user").fetchone()
+        if admin is not None and admin[0] == u.username:
+            raise LocalDatabaseError(
+                "DATABASE_URL and TUZHENG_PG_ADMIN_URL name the same role; give the app a role "
+                "of its own (see README, Deployment)"
+            )
+        _create_app_role(conn, u.username, u.password or secrets.token_urlsafe(24))
+    ensure_database(u.database, settings)
+    with psycopg.connect(admin_conninfo(settings, u.database), autocommit=True) as conn:
+        hand_schema_to(conn, u.username)
+    return f"role {u.username} owns the schema of {u.database}; PostGIS is installed"
+
+
 def start(settings: DatabaseSettings | None = None) -> str:
     """Initialise (if needed) and start the local cluster; return a status line."""
     settings = settings or database_settings()
     if not settings.is_local:
+        if settings.admin_database_url:
+            return bootstrap_external(settings)
         return "DATABASE_URL is set: using the external server, no local cluster started"
     created = init_cluster(settings)
     if is_running(settings):
+        ensure_roles(settings)
         return f"local PostGIS already running on {settings.host}:{settings.port}"
     log = settings.data / "server.log"
     if os.geteuid() == 0 and not log.exists():
@@ -179,6 +251,7 @@ def start(settings: DatabaseSettings | None = None) -> str:
         time.sleep(0.5)
     else:
         raise LocalDatabaseError(f"PostgreSQL did not start; see {log}")
+    ensure_roles(settings)
     ensure_database(settings.dbname, settings)
     verb = "initialised and started" if created else "started"
     return f"local PostGIS {verb} on {settings.host}:{settings.port} ({settings.data})"
@@ -192,10 +265,10 @@ def stop(settings: DatabaseSettings | None = None) -> None:
 
 
 def admin_conninfo(settings: DatabaseSettings, dbname: str = "postgres") -> str:
-    """libpq connection string for maintenance work (creating databases)."""
+    """libpq connection string of the bootstrap superuser (creating databases, extensions)."""
     from sqlalchemy.engine import make_url
 
-    u = make_url(settings.url(dbname))
+    u = make_url(settings.admin_url(dbname))
     parts: dict[str, str | int | None] = {
         "host": u.host,
         "port": u.port,
@@ -204,6 +277,121 @@ def admin_conninfo(settings: DatabaseSettings, dbname: str = "postgres") -> str:
         "dbname": dbname,
     }
     return psycopg.conninfo.make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
+
+
+def app_user(settings: DatabaseSettings) -> str | None:
+    """The role the app connects as (from ``DATABASE_URL`` or the local cluster's roles)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.url()).username
+
+
+def ensure_roles(settings: DatabaseSettings) -> None:
+    """Make the local cluster least-privilege: the app role exists with its password, and a
+    cluster left by an older version (trust, one superuser) is converted (module docstring)."""
+    if not settings.is_local:
+        return
+    roles = settings.local_roles()
+    if roles is None:
+        _convert_trust_cluster(settings)
+        return
+    with psycopg.connect(admin_conninfo(settings), autocommit=True) as conn:
+        _create_app_role(conn, roles["app_user"], roles["app_password"])
+
+
+def _create_app_role(conn: psycopg.Connection, user: str, password: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [user]).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(
+        sql.SQL(
+            verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+            "NOBYPASSRLS PASSWORD {}"
+        ).format(sql.Identifier(user), sql.Literal(password))
+    )
+
+
+def _convert_trust_cluster(settings: DatabaseSettings) -> None:
+    """Passwords and an app role for a cluster that trusted every local connection."""
+    superuser = settings.user
+    roles = {
+        "admin_user": superuser,
+        "admin_password": secrets.token_urlsafe(24),
+        "app_user": CONVERTED_APP_USER,
+        "app_password": secrets.token_urlsafe(24),
+    }
+    info = psycopg.conninfo.make_conninfo(
+        "", host=settings.host, port=settings.port, user=superuser, dbname="postgres"
+    )
+    with psycopg.connect(info, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(superuser), sql.Literal(roles["admin_password"])
+            )
+        )
+        _create_app_role(conn, roles["app_user"], roles["app_password"])
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"
+            )
+        ]
+    for name in names:
+        with psycopg.connect(
+            psycopg.conninfo.make_conninfo(info, dbname=name), autocommit=True
+        ) as conn:
+            hand_schema_to(conn, roles["app_user"])
+    _write_roles(settings, roles)
+    _write_hba(settings)
+    with psycopg.connect(info, autocommit=True, password=roles["admin_password"]) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+
+
+HAND_OVER = """
+DO $$
+DECLARE r record;
+BEGIN
+    EXECUTE format('ALTER SCHEMA public OWNER TO %I', {app});
+    FOR r IN
+        SELECT c.oid::regclass AS rel FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, {app});
+    END LOOP;
+    FOR r IN
+        SELECT c.oid::regclass AS rel FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+    LOOP
+        EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.rel, {app});
+    END LOOP;
+    FOR r IN
+        SELECT p.oid::regprocedure AS fn FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, {app});
+    END LOOP;
+    FOR r IN
+        SELECT t.oid::regtype AS ty FROM pg_type t
+        WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                          AND d.objid = t.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO %I', r.ty, {app});
+    END LOOP;
+END
+$$;
+"""
+
+
+def hand_schema_to(conn: psycopg.Connection, user: str) -> None:
+    """Give ``user`` the schema ``public`` and every object in it that no extension owns
+    (run as a superuser in the database concerned)."""
+    conn.execute(sql.SQL(HAND_OVER).format(app=sql.Literal(user)))
 
 
 def ensure_database(
@@ -220,8 +408,14 @@ def ensure_database(
             stmt = stmt + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         conn.execute(stmt)
     if not template:
+        owner = app_user(settings)
         with psycopg.connect(admin_conninfo(settings, dbname), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            admin = conn.execute("SELECT current_user").fetchone()
+            if owner and admin and owner != admin[0]:
+                conn.execute(
+                    sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner))
+                )
     return True
 
 

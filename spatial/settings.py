@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,11 +13,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+ROLES_FILE = "tuzheng-roles.json"
+"""File in the local cluster's data directory naming its two roles and their passwords."""
+
+
 class DatabaseSettings(BaseSettings):
-    """Where the PostGIS store is.
+    """Where the PostGIS store is, and as whom to connect.
 
     ``DATABASE_URL`` points at an external server. When it is unset, the project-local
     cluster under ``TUZHENG_PG_DATA`` (default ``.pgdata/`` in the repository) is used.
+
+    Two roles (least privilege): the app and its migrations connect as a role that owns the
+    schema and nothing more (:meth:`url`); creating databases and the PostGIS extension is
+    done as the bootstrap superuser (:meth:`admin_url`). The local cluster keeps both in
+    ``<data>/tuzheng-roles.json`` (password authentication, scram-sha-256). An external
+    deployment gives the app role in ``DATABASE_URL`` and, for ``tuzheng db up`` only, the
+    superuser in ``TUZHENG_PG_ADMIN_URL``.
     """
 
     model_config = SettingsConfigDict(env_prefix="TUZHENG_PG_", extra="ignore")
@@ -26,6 +39,14 @@ class DatabaseSettings(BaseSettings):
     port: int = 55432
     user: str = "tuzheng"
     dbname: str = "tuzheng"
+    admin_database_url: str | None = Field(default=None, validation_alias="TUZHENG_PG_ADMIN_URL")
+
+    def local_roles(self) -> dict[str, Any] | None:
+        """The local cluster's roles (``admin_user``, ``app_user`` and passwords), if set up."""
+        try:
+            return dict(json.loads((self.data / ROLES_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
 
     @property
     def is_local(self) -> bool:
@@ -47,7 +68,40 @@ class DatabaseSettings(BaseSettings):
             if dbname:
                 u = u.set(database=dbname)
             return u.render_as_string(hide_password=False)
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname or self.dbname}"
+        roles = self.local_roles()
+        if roles is None:  # a cluster not yet set up (or of an older version): no password
+            db = dbname or self.dbname
+            return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{db}"
+        return self._local_url(roles["app_user"], roles["app_password"], dbname)
+
+    def admin_url(self, dbname: str | None = None) -> str:
+        """URL of the bootstrap superuser (creating databases and extensions), if any.
+
+        External deployments without ``TUZHENG_PG_ADMIN_URL`` use ``DATABASE_URL``'s role,
+        which then needs ``CREATEDB`` for the tests.
+        """
+        from sqlalchemy.engine import make_url
+
+        if self.admin_database_url:
+            u = make_url(self.admin_database_url).set(drivername="postgresql+psycopg")
+            return (u.set(database=dbname) if dbname else u).render_as_string(hide_password=False)
+        roles = None if self.database_url else self.local_roles()
+        if roles is None:
+            return self.url(dbname)
+        return self._local_url(roles["admin_user"], roles["admin_password"], dbname)
+
+    def _local_url(self, user: str, password: str, dbname: str | None) -> str:
+        from sqlalchemy.engine import URL
+
+        url = URL.create(
+            "postgresql+psycopg",
+            username=user,
+            password=password,
+            host=self.host,
+            port=self.port,
+            database=dbname or self.dbname,
+        )
+        return url.render_as_string(hide_password=False)
 
 
 class IngestSettings(BaseSettings):

@@ -61,13 +61,18 @@ def test_database_url_parsed_like_the_app_does(compose, monkeypatch):
     env = _env(compose["services"]["app"])
     db_env = _env(compose["services"]["db"])
     monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
+    monkeypatch.setenv("TUZHENG_PG_ADMIN_URL", env["TUZHENG_PG_ADMIN_URL"])
     settings = DatabaseSettings()  # the same code path as spatial.settings.database_settings()
     assert not settings.is_local
     url = make_url(settings.url())
     assert url.drivername == "postgresql+psycopg"
-    assert url.username == db_env["POSTGRES_USER"] == "tuzheng"
-    assert url.password == db_env["POSTGRES_PASSWORD"]
-    assert url.database == db_env["POSTGRES_DB"] == "tuzheng"
+    # the app connects as a role of its own, not as the image's superuser (least privilege);
+    # the superuser's URL is there for the bootstrap in docker/start.sh only
+    assert url.username == "tuzheng_app" != db_env["POSTGRES_USER"]
+    admin = make_url(settings.admin_url())
+    assert admin.username == db_env["POSTGRES_USER"] == "tuzheng"
+    assert admin.password == db_env["POSTGRES_PASSWORD"]
+    assert url.database == admin.database == db_env["POSTGRES_DB"] == "tuzheng"
     assert url.host == "db"  # the compose service name
     assert url.port == 5432
 
@@ -79,9 +84,11 @@ def test_dockerfile_migrates_then_serves_the_factory():
     assert "pip install" in dockerfile
     assert "node_modules" in dockerfile  # Leaflet served by the app, no CDN
     start = (REPO_ROOT / "docker" / "start.sh").read_text(encoding="utf-8")
+    bootstrap = start.index("tuzheng db up")
+    unset = start.index("unset TUZHENG_PG_ADMIN_URL")
     migrate = start.index("tuzheng db migrate")
     serve = start.index("exec uvicorn api.app:app_factory --factory")
-    assert migrate < serve
+    assert bootstrap < unset < migrate < serve
     assert '--host "${TUZHENG_API_HOST:-0.0.0.0}"' in start
     assert '--port "${TUZHENG_API_PORT:-8000}"' in start
     assert "docker/start.sh" in dockerfile

@@ -9,7 +9,8 @@ app = typer.Typer(help="数据库 Database: start the local PostGIS, migrate.", 
 
 @app.command("up")
 def up() -> None:
-    """Initialise and start the local PostGIS cluster (no-op with DATABASE_URL), then migrate."""
+    """Start the local PostGIS cluster, or bootstrap DATABASE_URL's role as
+    TUZHENG_PG_ADMIN_URL, then migrate as the app's role."""
     from spatial import localdb, migrate
 
     try:
@@ -41,6 +42,8 @@ def migrate_cmd() -> None:
 @app.command("url")
 def url() -> None:
     """Print the SQLAlchemy URL in use."""
+    from sqlalchemy.engine import make_url
+
     from spatial.settings import database_settings
 
-    typer.echo(database_settings().url())
+    typer.echo(make_url(database_settings().url()).render_as_string(hide_password=True))
