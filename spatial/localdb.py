@@ -291,12 +291,18 @@ def ensure_roles(settings: DatabaseSettings) -> None:
     cluster left by an older version (trust, one superuser) is converted (module docstring)."""
     if not settings.is_local:
         return
-    roles = settings.local_roles()
-    if roles is None:
-        _convert_trust_cluster(settings)
-        return
-    with psycopg.connect(admin_conninfo(settings), autocommit=True) as conn:
-        _create_app_role(conn, roles["app_user"], roles["app_password"])
+    import fcntl
+
+    # two processes starting the same cluster at once (make test beside a notebook) must not
+    # both convert it, each with passwords of its own
+    with open(settings.data.parent / f".{settings.data.name}.roles.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        roles = settings.local_roles()
+        if roles is None:
+            _convert_trust_cluster(settings)
+            return
+        with psycopg.connect(admin_conninfo(settings), autocommit=True) as conn:
+            _create_app_role(conn, roles["app_user"], roles["app_password"])
 
 
 def _create_app_role(conn: psycopg.Connection, user: str, password: str) -> None:
