@@ -16,6 +16,7 @@ from pyproj import Transformer
 from sqlalchemy import text
 
 from api.app import create_app
+from spatial import datasets
 from spatial.layers.cql2 import compile_filter
 from spatial.layers.features import ItemsQuery, count_items, items_json
 from spatial.layers.registry import Collection, Prop
@@ -295,17 +296,14 @@ def test_tile_cache_is_invalidated_exactly_when_a_dataset_changes(db):
         assert len(decode(fresh.content)["parcels"]["features"]) == 10
         assert client.get(u).headers["x-tile-cache"] == "hit"
 
-        # Restoring the old version (a status flip, no new rows) also invalidates.
+        # Restoring the old version (a status flip and re-attaching its partition, no new rows)
+        # also invalidates.
         gen = cache.generation
-        with db.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "UPDATE datasets SET status = CASE WHEN status = 'active' "
-                    "THEN 'superseded'::dataset_status ELSE 'active'::dataset_status END "
-                    "WHERE layer = 'parcels' AND id IN (SELECT id FROM datasets "
-                    "WHERE layer = 'parcels' ORDER BY id DESC LIMIT 2)"
-                )
-            )
+        with db.engine.connect() as conn:
+            old_id = conn.execute(
+                text("SELECT min(id) FROM datasets WHERE layer = 'parcels'")
+            ).scalar_one()
+        datasets.restore(db.engine, old_id)
         _wait_for_generation(cache, gen)
         back = client.get(u)
         assert back.headers["x-tile-cache"] == "miss"
