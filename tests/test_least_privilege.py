@@ -16,13 +16,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import layers_data
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from spatial import localdb, migrate
+from spatial.models import Layer
 from spatial.settings import DatabaseSettings
 
 
@@ -105,21 +107,57 @@ def test_a_trust_cluster_of_an_older_version_is_converted():
     conf = data / "postgresql.auto.conf"
     conf.write_text(localdb.CONF.format(port=settings.port))
     localdb._chown_for_postgres(conf)
+    log = home / "server.log"
     try:
-        localdb.start(settings)  # starts it, converts it, creates the database
-        migrate.upgrade(settings.url())
+        # as an older version left it: running, migrated and loaded as the trusted superuser
+        localdb._chown_for_postgres(home)  # the server writes its log there
+        subprocess.run(
+            localdb._as_postgres()
+            + [localdb.pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
+        old = f"postgresql+psycopg://tuzheng@127.0.0.1:{settings.port}/tuzheng"
+        info = f"host=127.0.0.1 port={settings.port} user=tuzheng dbname=postgres"
+        with psycopg.connect(info, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE tuzheng")
+        with psycopg.connect(
+            info.replace("dbname=postgres", "dbname=tuzheng"), autocommit=True
+        ) as c:
+            c.execute("CREATE EXTENSION postgis")
+        migrate.upgrade(old)
+        engine = create_engine(old, poolclass=pool.NullPool)
+        layers_data.load_small(engine)
+        engine.dispose()
+
+        assert "already running" in localdb.start(settings)  # converts it
         roles = settings.local_roles()
         assert roles is not None and roles["app_user"] == "tuzheng_app"
         assert roles["admin_user"] == "tuzheng"
         hba = (data / "pg_hba.conf").read_text()
         assert not re.search(r"^\s*(host|local).*\btrust\b", hba, re.M), hba
-        with psycopg.connect(localdb.admin_conninfo(settings, "tuzheng")) as conn:
-            owner = conn.execute(
-                "SELECT tableowner FROM pg_tables WHERE tablename = 'parcels'"
-            ).fetchone()
-            assert owner == ("tuzheng_app",)
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(host="127.0.0.1", port=settings.port, user="tuzheng", dbname="postgres")
+            psycopg.connect(info).close()
+        # the app role owns everything the old superuser had made, and keeps working
+        migrate.upgrade(settings.url())
+        app = create_engine(settings.url(), poolclass=pool.NullPool)
+        with app.connect() as conn:
+            owners = (
+                conn.execute(
+                    text(
+                        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename NOT IN ('spatial_ref_sys')"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert owners == ["tuzheng_app"]
+            assert conn.execute(text("SELECT count(*) FROM current_parcels")).scalar_one() == 105
+        layers_data.load_layer(app, Layer.parcels, layers_data.parcel_rows()[:5])  # DDL + COPY
+        with app.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM current_parcels")).scalar_one() == 5
+        app.dispose()
         # a second start finds everything in place
         assert "already running" in localdb.start(settings)
     finally:
