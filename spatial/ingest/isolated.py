@@ -81,7 +81,9 @@ def _address_space(field: str = "VmSize") -> int:
 
 @dataclass(frozen=True)
 class _Call:
-    """Everything of an upload but the file and its options: crosses to the worker pickled."""
+    """Everything of an upload but the file and its options: crosses to the worker pickled.
+
+    Its fields are keyword arguments of :func:`~spatial.ingest.pipeline.ingest`."""
 
     mapping: str | None
     file_name: str | None
@@ -162,14 +164,7 @@ def _child(
             limit = base + budget
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         report = ingest(
-            path,
-            IngestOptions.model_validate_json(options),
-            mapping=call.mapping,
-            file_name=call.file_name,
-            user=call.user,
-            role=call.role,
-            engine=engine,
-            settings=call.settings,
+            path, IngestOptions.model_validate_json(options), engine=engine, **vars(call)
         )
         dead_proxy.close()
         out.send(("ok", report.model_dump(mode="json")))

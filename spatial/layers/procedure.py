@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from spatial.layers.registry import Collection, Prop
+from spatial.layers.collection import Collection, Prop
 from spatial.procedure.steps import PHASES
 
 PROCEDURE_DEPENDS = ("projects", "procedure")

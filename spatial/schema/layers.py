@@ -51,17 +51,18 @@ _GENERIC_CODE = ("编号", "BH", "代码", "DM", "code")
 """Source names any layer's ``code`` may go by, tried after the layer's own."""
 
 
-def _code(label_zh: str, label_en: str, *aliases: str) -> Column:
-    """The feature code of a layer: its key, required, up to :data:`CODE_LEN` characters."""
+def _code_column(
+    name: str, label_zh: str, label_en: str, *aliases: str, required: bool = True
+) -> Column:
+    """A column of feature codes, up to :data:`CODE_LEN` characters."""
     return Column(
-        "code",
-        "text",
-        label_zh,
-        label_en,
-        max_len=CODE_LEN,
-        required=True,
-        aliases=(*aliases, *_GENERIC_CODE),
+        name, "text", label_zh, label_en, max_len=CODE_LEN, required=required, aliases=aliases
     )
+
+
+def _code(label_zh: str, label_en: str, *aliases: str) -> Column:
+    """The feature code of a layer (``code``, its key), tried under the generic names too."""
+    return _code_column("code", label_zh, label_en, *aliases, *_GENERIC_CODE)
 
 
 def _name(label_zh: str = "名称", label_en: str = "Name", required: bool = False) -> Column:
@@ -220,23 +221,16 @@ STATUTORY_PLANS = register(
         title_zh="法定图则",
         title_en="Statutory plan zones",
         columns=(
-            Column(
-                "plan_code",
-                "text",
-                "图则编号",
-                "Plan code",
-                max_len=CODE_LEN,
-                required=True,
-                aliases=("图则编号", "TZBH", "图则编"),
-            ),
-            Column(
+            _code_column("plan_code", "图则编号", "Plan code", "图则编号", "TZBH", "图则编"),
+            _code_column(
                 "zone_code",
-                "text",
                 "地块编号",
                 "Zone code",
-                max_len=CODE_LEN,
-                required=True,
-                aliases=("地块编号", "DKBH", "分区编号", "FQBH", "地块编"),
+                "地块编号",
+                "DKBH",
+                "分区编号",
+                "FQBH",
+                "地块编",
             ),
             Column("plan_name", "text", "图则名称", "Plan name", aliases=("图则名称", "TZMC")),
             Column(
@@ -262,13 +256,15 @@ BUILDINGS = register(
         columns=(
             _code("建筑物编号", "Building code", "建筑物编号", "JZWBH", "楼栋编号", "LDBH"),
             PROJECT_CODE,
-            Column(
+            _code_column(
                 "parcel_code",
-                "text",
                 "宗地编号",
                 "Parcel code",
-                max_len=CODE_LEN,
-                aliases=("宗地编号", "ZDBH", "宗地代码", "ZDDM"),
+                "宗地编号",
+                "ZDBH",
+                "宗地代码",
+                "ZDDM",
+                required=False,
             ),
             Column(
                 "structure", "text", "建筑结构", "Structure", aliases=("建筑结构", "结构", "JG")
