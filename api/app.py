@@ -10,7 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, openapi, pages
 from api.middleware import MIDDLEWARES
+from api.progress import ProgressBoard
 from api.routers import (
+    audit,
     budget,
     calendar,
     features,
@@ -23,6 +25,7 @@ from api.routers import (
     uploads,
     users,
     web,
+    workbench,
 )
 from api.settings import ApiSettings
 from spatial.db import get_engine
@@ -75,6 +78,7 @@ def create_app(
     app.state.ingest_settings = ingest_settings
     app.state.session_settings = SessionSettings()
     app.state.registry = layers
+    app.state.progress = ProgressBoard()
     app.state.db_settings = db_settings
     errors.register(app)
     openapi.install(app)
@@ -85,7 +89,9 @@ def create_app(
             app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
     app.include_router(health.router)
     app.include_router(login.router)
+    app.include_router(workbench.router)
     app.include_router(users.router)
+    app.include_router(audit.router)
     app.include_router(projects.router)
     app.include_router(uploads.router)
     app.include_router(calendar.router)

@@ -10,6 +10,7 @@ The public Python API for notebooks and scripts is re-exported here and loaded l
     tz.area_ledger(engine)                # the analyses (spatial.analysis)
     tz.validate_file("survey.shp", "parcels", crs="EPSG:4547")   # upload dry run
     tz.export_shapefile(gdf, "out/宗地.shp", encoding="GBK")
+    tz.diff_datasets(engine, 3, 7).to_frame()   # what changed between two versions
 
 See ``spatial.workbench`` for the data functions and ``spatial.analysis`` for the rules.
 """
@@ -31,6 +32,10 @@ _LAZY: dict[str, str] = {
     "export_gpkg": "spatial.workbench",
     "export_shapefile": "spatial.workbench",
     "export_excel": "spatial.workbench",
+    # spatial.versions: what changed between two dataset versions
+    "diff_datasets": "spatial.versions",
+    "list_datasets": "spatial.datasets",
+    "remove_dataset": "spatial.datasets",
     # spatial.notebook_map: offline inline maps
     "map_layers": "spatial.notebook_map",
     "NotebookMap": "spatial.notebook_map",

@@ -129,6 +129,8 @@ class IngestSettings(BaseSettings):
     """CPU seconds every API upload's worker may use (``RLIMIT_CPU``), before the per-MB part."""
     worker_cpu_s_per_mb: float = 2.0
     """Further CPU seconds per MB of the uploaded file (a million parcels, 506 MB, need ~20)."""
+    staged_ttl_minutes: float = 30.0
+    """How long a file checked by the upload page's dry run is kept for publishing."""
 
 
 class SessionSettings(BaseSettings):

@@ -38,9 +38,10 @@ def test_the_upload_form_is_the_model(client):
     ref = schema["paths"]["/uploads"]["post"]["requestBody"]["content"]["multipart/form-data"]
     components = schema["components"]["schemas"]
     body = components[ref["schema"]["$ref"].rsplit("/", 1)[-1]]
-    # the form is the model itself, plus the two files
+    # the form is the model itself, plus the files (one, or a shapefile's parts, and the
+    # mapping) and the upload page's transport fields (keep the checked file, progress id)
     assert body["allOf"] == [{"$ref": "#/components/schemas/IngestOptions"}]
-    assert set(body["properties"]) == {"file", "mapping"}
+    assert set(body["properties"]) == {"file", "parts", "mapping", "keep", "progress_id"}
     options = components["IngestOptions"]["properties"]
     assert list(options) == FIELDS
     assert options["mode"]["enum"] == ["replace", "append"]

@@ -233,11 +233,20 @@ def write_review_xlsx(
     >>> write_review_xlsx(review_project(engine, "GM-001"), "GM-001.xlsx")  # doctest: +SKIP
     """
     reviews = [review] if isinstance(review, ProjectReview) else list(review)
+    return write_sheets(_rows(reviews), target)
+
+
+def write_sheets(
+    sheets: dict[str, tuple[list[Column], list[list[Any]]]],
+    target: str | Path | IO[bytes] | None = None,
+) -> bytes | None:
+    """Write sheets (title → (columns, rows)) as .xlsx: a bold Chinese and an italic English
+    header row, frozen panes, readable widths. ``target`` None returns the bytes."""
     wb = Workbook()
     wb.remove(wb.active)
     bold = Font(bold=True)
     grey = PatternFill("solid", fgColor="DDDDDD")
-    for title, (cols, rows) in _rows(reviews).items():
+    for title, (cols, rows) in sheets.items():
         ws = wb.create_sheet(title)
         ws.append([zh for zh, _ in cols])
         ws.append([en for _, en in cols])

@@ -13,6 +13,21 @@ from spatial.ingest.options import IngestOptions, cli_signature
 EXIT_REFUSED = 1
 """Exit status when the upload is refused (invalid content, too large, conflict)."""
 
+PHASE_LABELS = {
+    "read": "读取 read",
+    "check": "检查 check",
+    "copy": "写入 copy",
+    "index": "建索引 index",
+    "publish": "发布 publish",
+}
+
+
+def _terminal_progress(phase: str) -> None:
+    """Print a phase on stderr (only used when stderr is a terminal)."""
+    import sys
+
+    print(f"… {PHASE_LABELS.get(phase, phase)}", file=sys.stderr, flush=True)
+
 
 def ingest_command(
     path: Path = typer.Argument(..., help="zip / shp / gpkg / geojson"),
@@ -25,11 +40,17 @@ def ingest_command(
     The other flags (--layer, --crs, --encoding, --mode, --dry-run, --strict, --source-layer)
     are the fields of ``spatial.ingest.options.IngestOptions``, the upload form's too.
     """
+    import sys
+
     from spatial.errors import DomainError
     from spatial.ingest import ingest
 
+    # phases on a terminal only: quiet with --json, in pipes and scripts
+    progress = _terminal_progress if (not as_json and sys.stderr.isatty()) else None
     try:
-        report = ingest(path, IngestOptions.of(**choices), mapping=mapping, user="cli")
+        report = ingest(
+            path, IngestOptions.of(**choices), mapping=mapping, user="cli", progress=progress
+        )
     except DomainError as exc:
         rep = exc.detail.get("report")
         if as_json:

@@ -25,6 +25,7 @@ from spatial.datasets.lifecycle import (
     publish,
     record_written,
     release_dataset,
+    remove_dataset,
     restore,
 )
 from spatial.datasets.loading import (
@@ -59,5 +60,6 @@ __all__ = [
     "publish",
     "record_written",
     "release_dataset",
+    "remove_dataset",
     "restore",
 ]

@@ -174,8 +174,13 @@ def _append_duplicates(conn: Connection, layer: LayerRef, dataset_id: int) -> li
         return [r[0] for r in cur.fetchall()]
 
 
-def restore(engine: Engine, dataset_id: int, user_name: str = "system") -> dict[str, Any]:
-    """Make an older dataset version active again (``replace`` semantics) and audit it."""
+def restore(
+    engine: Engine, dataset_id: int, user_name: str = "system", role: str | None = None
+) -> dict[str, Any]:
+    """Make an older dataset version active again (``replace`` semantics) and audit it.
+
+    Returns the dataset id, its layer, its new status and the ids it superseded.
+    """
     with engine.begin() as conn:
         row = conn.execute(
             text("SELECT layer, status FROM datasets WHERE id = :id"), {"id": dataset_id}
@@ -188,28 +193,88 @@ def restore(engine: Engine, dataset_id: int, user_name: str = "system") -> dict[
                 f"数据集 {dataset_id} 状态为 {row.status}，不能恢复",
                 f"dataset {dataset_id} is {row.status} and cannot be restored",
             )
-        publish(conn, layer, dataset_id, "replace")
+        superseded = publish(conn, layer, dataset_id, "replace")
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (user_name, role, action, target, detail) "
+                "VALUES (:u, :r, 'dataset.restore', :t, CAST(:d AS jsonb))"
+            ),
+            {
+                "u": user_name,
+                "r": role,
+                "t": f"dataset:{dataset_id}",
+                "d": json.dumps({"layer": layer.name, "superseded": superseded}),
+            },
+        )
+    return {
+        "dataset_id": dataset_id,
+        "layer": layer.name,
+        "status": "active",
+        "superseded_dataset_ids": superseded,
+    }
+
+
+def remove_dataset(engine: Engine, dataset_id: int, user_name: str = "system") -> None:
+    """Delete a dataset version and its rows for good (scratch data, e.g. a notebook's test
+    load), and audit it.
+
+    Refused (Conflict) for an active version loaded with ``replace``: it superseded the
+    layer's previous versions, so removing it would leave the layer without them. Restore
+    another version first. Removing an attached partition briefly locks the layer.
+    """
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT layer, status, mode FROM datasets WHERE id = :id FOR UPDATE"),
+            {"id": dataset_id},
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+        if row.status == DatasetStatus.active.value and row.mode == "replace":
+            raise Conflict(
+                f"数据集 {dataset_id} 是以替换方式发布的当前版本，请先恢复其他版本再删除",
+                f"dataset {dataset_id} is the active version published with replace; "
+                "restore another version before removing it",
+            )
+        spec = layer_spec(row.layer)
+        raw = conn.connection.driver_connection
+        if spec.partitioned:
+            exists, attached = partition_state(raw, spec, dataset_id)
+            if attached:
+                detach_partition(conn, spec, dataset_id)
+            if exists:
+                drop_partition(raw, spec, dataset_id)
+        else:
+            _delete_rows(conn, spec, dataset_id)
+        conn.execute(text("DELETE FROM datasets WHERE id = :id"), {"id": dataset_id})
         conn.execute(
             text(
                 "INSERT INTO audit_log (user_name, action, target, detail) "
-                "VALUES (:u, 'dataset.restore', :t, CAST(:d AS jsonb))"
+                "VALUES (:u, 'dataset.remove', :t, CAST(:d AS jsonb))"
             ),
-            {"u": user_name, "t": f"dataset:{dataset_id}", "d": f'{{"layer": "{layer.name}"}}'},
+            {
+                "u": user_name,
+                "t": f"dataset:{dataset_id}",
+                "d": json.dumps({"layer": spec.name, "status": row.status}),
+            },
         )
-    return {"dataset_id": dataset_id, "layer": layer.name, "status": "active"}
 
 
-def list_datasets(engine: Engine, layer: LayerRef | None = None) -> list[dict[str, Any]]:
-    """Every dataset version, newest first, optionally for one layer."""
+def list_datasets(
+    engine: Engine, layer: LayerRef | None = None, uploaded_by: str | None = None
+) -> list[dict[str, Any]]:
+    """Every dataset version, newest first, optionally of one layer or one uploader."""
     q = (
         "SELECT id, layer, status, mode, file_name, sha256, format, source_crs, encoding, "
         "row_count, area_m2, uploaded_by, created_at, published_at, superseded_at "
-        "FROM datasets"
+        "FROM datasets WHERE true"
     )
     params: dict[str, Any] = {}
     if layer is not None:
-        q += " WHERE layer = :layer"
+        q += " AND layer = :layer"
         params["layer"] = layer_spec(layer).name
+    if uploaded_by is not None:
+        q += " AND uploaded_by = :by"
+        params["by"] = uploaded_by
     q += " ORDER BY id DESC"
     with engine.connect() as conn:
         rows = conn.execute(text(q), params).mappings().all()

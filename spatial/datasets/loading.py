@@ -85,6 +85,7 @@ def copy_arrays(
     columns: dict[str, Any],
     geoms: Any,
     timings: dict[str, float] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> int:
     """COPY columns and EPSG:4547 MultiPolygon geometries into ``layer`` under ``dataset_id``.
 
@@ -97,6 +98,8 @@ def copy_arrays(
     timings
         If given, receives the seconds spent copying rows and building a staged partition's
         indexes.
+    on_phase
+        If given, called with ``"index"`` when the index builds of a staged partition start.
 
     Returns the number of rows written. Rows go out in PostgreSQL's binary COPY format,
     assembled with numpy from the Arrow buffers, geometries as WKB (PostGIS assigns the
@@ -116,6 +119,8 @@ def copy_arrays(
     if timings is not None:
         timings["copy_rows"] = round(time.perf_counter() - t0, 3)
     if created:
+        if on_phase is not None:
+            on_phase("index")
         t0 = time.perf_counter()
         with raw_conn.cursor() as cur:  # type: ignore[union-attr]
             for stmt in index_statements(layer, dataset_id):
@@ -177,8 +182,11 @@ def bulk_load(
     columns: dict[str, Any],
     geoms: Any,
     timings: dict[str, float] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> int:
     """Stage a large load of a partitioned layer over parallel connections; return the rows.
+
+    ``on_phase`` is called with ``"index"`` when the index builds start.
 
     The bare partition table is created and committed unattached (invisible in the layer and
     its ``current_*`` view), filled by :data:`BULK_WORKERS` concurrent COPYs of row ranges and
@@ -213,6 +221,8 @@ def bulk_load(
     _in_parallel(copy_range, ranges)
     if timings is not None:
         timings["copy_rows"] = round(time.perf_counter() - t0, 3)
+    if on_phase is not None:
+        on_phase("index")
     t0 = time.perf_counter()
     stmts = index_statements(layer, dataset_id)
     setting, builds = stmts[0], stmts[1:]

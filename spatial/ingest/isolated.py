@@ -38,6 +38,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -164,7 +165,11 @@ def _child(
             limit = base + budget
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         report = ingest(
-            path, IngestOptions.model_validate_json(options), engine=engine, **vars(call)
+            path,
+            IngestOptions.model_validate_json(options),
+            engine=engine,
+            progress=lambda p: out.send(("phase", p)),
+            **vars(call),
         )
         dead_proxy.close()
         out.send(("ok", report.model_dump(mode="json")))
@@ -207,13 +212,15 @@ def ingest_isolated(
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
     cancel: threading.Event | None = None,
+    progress: Callable[[str], None] | None = None,
     **choices: Any,
 ) -> IngestReport:
     """:func:`~spatial.ingest.pipeline.ingest` in a memory-, CPU- and time-capped child process.
 
     Takes the same arguments. The options cross to the child as the JSON of
     :class:`~spatial.ingest.options.IngestOptions`; ``engine`` is reconnected there from its
-    URL. Setting ``cancel`` (from another thread) kills the child and refuses the upload.
+    URL. Setting ``cancel`` (from another thread) kills the child and refuses the upload;
+    the child's phases reach ``progress`` in this process.
     """
     settings = settings or IngestSettings()
     call = _Call(None if mapping is None else str(mapping), file_name, user, role, settings)
@@ -252,18 +259,24 @@ def ingest_isolated(
         send.close()
         deadline = time.monotonic() + wall
         try:
-            while not receive.poll(0.2):
-                if not child.is_alive() and not receive.poll(0.5):
-                    break
-                if cancel is not None and cancel.is_set():
-                    stopped = "cancelled"
-                elif time.monotonic() > deadline:
-                    stopped = "timeout"  # e.g. a thread start that never returns, out of memory
-                if stopped:
-                    child.kill()
-                    break
-            else:
+            while True:
+                if not receive.poll(0.2):
+                    if not child.is_alive() and not receive.poll(0.5):
+                        break
+                    if cancel is not None and cancel.is_set():
+                        stopped = "cancelled"
+                    elif time.monotonic() > deadline:
+                        stopped = "timeout"  # e.g. a thread start that never returns, no memory
+                    if stopped:
+                        child.kill()
+                        break
+                    continue
                 message = receive.recv()
+                if message[0] != "phase":
+                    break
+                if progress is not None:
+                    progress(message[1])
+                message = None
         except EOFError:
             message = None
         finally:

@@ -38,6 +38,7 @@ from spatial.errors import DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
 from spatial.ingest.options import IngestOptions
+from spatial.ingest.preview import preview_rows, problem_features
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
 from spatial.schema import Layer, LayerSpec, declared, layer_spec
@@ -50,6 +51,15 @@ _MALFORMED = (ValueError, RuntimeError, OSError, UnicodeError, IndexError, pa.Ar
 def ingest_layers() -> list[LayerSpec]:
     """The layers surveyors may upload into (declared ``ingest``), in declaration order."""
     return [spec for spec in declared() if spec.ingest]
+
+
+PHASES = ("read", "check", "copy", "index", "publish")
+"""The phases an ingest reports to its ``progress`` callback, in order."""
+
+
+def _phase(progress: Callable[[str], None] | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
 
 
 STALE_AFTER_S = 6 * 3600
@@ -113,6 +123,7 @@ def ingest(
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
     lock_timeout_s: float = 30.0,
+    progress: Callable[[str], None] | None = None,
     **choices: Any,
 ) -> IngestReport:
     """Load a surveyor's file into a layer completely, or refuse it with a report.
@@ -134,6 +145,10 @@ def ingest(
         Who uploads (audit log, dataset ``uploaded_by``).
     file_name
         Name to report instead of ``path``'s (the API passes the client's file name).
+    progress
+        Called with each phase as it starts: ``read``, ``check``, then (when writing) ``copy``,
+        ``index`` and ``publish`` (:data:`PHASES`). The CLI prints them on a terminal; the
+        upload page shows them.
 
     Returns
     -------
@@ -165,9 +180,10 @@ def ingest(
         report.size_bytes = check_size(path, settings) if path.is_file() else None
         if not path.is_file():
             raise InvalidInput(f"文件不存在：{path}", f"no such file: {path}")
+        _phase(progress, "read")
         report.sha256 = sha256_file(path)
         try:
-            prepared = _prepare(path, lay, report, settings, options, mapping)
+            prepared = _prepare(path, lay, report, settings, options, mapping, progress)
         except DomainError:
             raise
         except _MALFORMED as exc:  # a mutated file must fail cleanly, never crash the caller
@@ -184,6 +200,7 @@ def ingest(
                 return _unchanged(report, same, eng, role, t0)
         if dry_run:
             _add_all(report, prepared.overlap_job() if prepared.overlap_job else [])
+            report.problem_map = problem_features(report, prepared.geoms)
             report.status = "dry_run"
             report.problem(
                 "dry_run",
@@ -194,7 +211,7 @@ def ingest(
             report.duration_s = round(time.perf_counter() - t0, 3)
             return report
         assert eng is not None
-        _write(eng, lay, report, prepared, user, role, lock_timeout_s)
+        _write(eng, lay, report, prepared, user, role, lock_timeout_s, progress)
         report.duration_s = round(time.perf_counter() - t0, 3)
         _audit(eng, user, role, report)
         return report
@@ -297,6 +314,7 @@ def _prepare(
     settings: IngestSettings,
     options: IngestOptions,
     mapping: str | Path | None,
+    progress: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Unpack, read and check; return the good rows' columns and EPSG:4547 geometries."""
     source_layer = options.source_layer
@@ -334,6 +352,7 @@ def _prepare(
     report.counts.read = n
     if n == 0:
         raise InvalidInput("文件中没有要素", "the file has no features")
+    _phase(progress, "check")
     choice = crs_detect.choose_crs(
         options.crs,
         _declared_crs(read.crs, src.driver, read.geoms),
@@ -365,6 +384,8 @@ def _prepare(
                 ok[problem.row - 1] = False
     report.counts.refused = int(n - ok.sum())
     report.total_area_m2 = round(float(geo.area_m2[ok].sum()), 3)
+    report.preview = preview_rows(values, geo.area_m2)
+    report.problem_map = problem_features(report, geo.geoms)
     if not ok.all():
         return Prepared({}, np.empty(0, dtype=object), 0, None)
     job = None
@@ -444,6 +465,7 @@ def _write(
     user: str,
     role: str | None,
     lock_timeout_s: float,
+    progress: Callable[[str], None] | None = None,
 ) -> None:
     values, geoms, n = prepared.values, prepared.geoms, prepared.count
     pool = ThreadPoolExecutor(max_workers=1) if prepared.overlap_job else None
@@ -471,16 +493,22 @@ def _write(
             )
         try:
             t = time.perf_counter()
+            _phase(progress, "copy")
             bulk = lay.partitioned and n >= datasets.BULK_MIN_ROWS
             if bulk:  # staged unattached over parallel sessions; attached by publish below
-                datasets.bulk_load(eng, lay, ds, values, geoms, timings=report.timings_s)
+                datasets.bulk_load(
+                    eng, lay, ds, values, geoms, timings=report.timings_s, on_phase=progress
+                )
             with conn.begin():
                 if not bulk:
-                    datasets.copy_arrays(conn, lay, ds, values, geoms, timings=report.timings_s)
+                    datasets.copy_arrays(
+                        conn, lay, ds, values, geoms, timings=report.timings_s, on_phase=progress
+                    )
                 t = report.lap("copy", t)
                 if overlaps is not None:
                     _add_all(report, overlaps.result())
                     t = report.lap("wait_overlaps", t)
+                _phase(progress, "publish")
                 datasets.lock_layer_within(conn, lay, lock_timeout_s)
                 same = _same_file(conn, lay, report)
                 if same is not None:

@@ -73,6 +73,12 @@ class IngestReport(BaseModel):
     timings_s: dict[str, float] = Field(
         default_factory=dict, description="seconds per phase (read, checks, copy, publish …)"
     )
+    preview: list[dict[str, Any]] = Field(
+        default_factory=list, description="the first 20 rows as they will be stored"
+    )
+    problem_map: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON (CRS84) of the rows with problems, for a map"
+    )
 
     _per_code: Counter[str] = Counter()
 
