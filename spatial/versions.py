@@ -37,6 +37,9 @@ class FeatureChange:
     attributes: dict[str, list[Any]] = field(default_factory=dict)
     """Changed attributes: column → [old, new] (for ``changed``)."""
     geometry_moved: bool = False
+    """True when some point of the geometry moved by more than the diff's tolerance."""
+    moved_m: float | None = None
+    """How far the geometry moved at most (Hausdorff distance, m, EPSG:4547), when it did."""
     area_before_m2: float | None = None
     area_after_m2: float | None = None
     area_change_m2: float | None = None
@@ -78,6 +81,7 @@ class DatasetDiff:
                         f"{k}: {old} → {new}" for k, (old, new) in c.attributes.items()
                     ),
                     "geometry_moved": c.geometry_moved,
+                    "moved_m": c.moved_m,
                     "area_before_m2": c.area_before_m2,
                     "area_after_m2": c.area_after_m2,
                     "area_change_m2": c.area_change_m2,
@@ -90,6 +94,7 @@ class DatasetDiff:
                 "change",
                 "attributes",
                 "geometry_moved",
+                "moved_m",
                 "area_before_m2",
                 "area_after_m2",
                 "area_change_m2",
@@ -129,12 +134,28 @@ def _rows_table(engine: Engine, spec: LayerSpec, dataset_id: int) -> sql.Identif
     return sql.Identifier(spec.name)
 
 
+_MOVED = sql.SQL(
+    "a.geom IS DISTINCT FROM b.geom AND NOT ST_Equals(a.geom, b.geom) "
+    "AND ST_HausdorffDistance(a.geom, b.geom) > %(tol)s"
+)
+"""SQL: the geometry of ``a`` and ``b`` differ by more than the tolerance."""
+
+
 def _round(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 2)
+    return None if x is None else round(float(x), 2) + 0.0  # no "-0.0"
+
+
+TOLERANCE_M = 0.001
+"""A geometry whose every point stays within this distance (m) has not moved: a file
+re-projected from another CRS (e.g. zone-38 eastings) differs by far less than a millimetre."""
 
 
 def diff_datasets(
-    engine: Engine, from_id: int, to_id: int, limit: int | None = DEFAULT_LIMIT
+    engine: Engine,
+    from_id: int,
+    to_id: int,
+    limit: int | None = DEFAULT_LIMIT,
+    tolerance_m: float = TOLERANCE_M,
 ) -> DatasetDiff:
     """Compare two versions of one layer by feature code.
 
@@ -147,6 +168,9 @@ def diff_datasets(
     limit
         At most this many changes are listed (ordered by code); None lists all. The counts
         always cover every feature.
+    tolerance_m
+        A geometry counts as moved only when some point of it moved further than this
+        (Hausdorff distance, m, EPSG:4547; default 1 mm).
 
     Returns
     -------
@@ -176,7 +200,7 @@ def diff_datasets(
     k = ident(key)
     differs = sql.SQL(" OR ").join(
         [sql.SQL("a.{c}::text IS DISTINCT FROM b.{c}::text").format(c=ident(c)) for c in cols]
-        + [sql.SQL("(a.geom IS DISTINCT FROM b.geom AND NOT ST_Equals(a.geom, b.geom))")]
+        + [sql.SQL("({moved})").format(moved=_MOVED)]
     )
     pairs = sql.SQL(
         "WITH a AS (SELECT * FROM {ta} WHERE dataset_id = %(a)s), "
@@ -200,14 +224,15 @@ def diff_datasets(
     )
     rows_q = pairs + sql.SQL(
         "SELECT d.key, d.change, {old_new}, "
-        "(a.geom IS NOT NULL AND b.geom IS NOT NULL AND a.geom IS DISTINCT FROM b.geom "
-        "AND NOT ST_Equals(a.geom, b.geom)) AS moved, "
+        "(a.geom IS NOT NULL AND b.geom IS NOT NULL AND {moved}) AS moved, "
+        "CASE WHEN a.geom IS NOT NULL AND b.geom IS NOT NULL AND {moved} "
+        "THEN ST_HausdorffDistance(a.geom, b.geom) END AS moved_m, "
         "ST_Area(a.geom) AS area_a, ST_Area(b.geom) AS area_b, "
         "ST_AsGeoJSON(ST_Transform(coalesce(b.geom, a.geom), 4326), 7) AS gj "
         "FROM d LEFT JOIN a ON a.{k} = d.ak LEFT JOIN b ON b.{k} = d.bk "
         "WHERE d.change <> 'same' ORDER BY d.key" + (" LIMIT %(lim)s" if limit else "")
-    ).format(old_new=old_new, k=k)
-    params: dict[str, Any] = {"a": from_id, "b": to_id}
+    ).format(old_new=old_new, k=k, moved=_MOVED)
+    params: dict[str, Any] = {"a": from_id, "b": to_id, "tol": float(tolerance_m)}
     if limit:
         params["lim"] = int(limit) + 1
     with engine.connect() as conn:
@@ -237,6 +262,7 @@ def diff_datasets(
                 change=r["change"],
                 attributes=attrs,
                 geometry_moved=bool(r["moved"]),
+                moved_m=None if r["moved_m"] is None else round(float(r["moved_m"]), 3),
                 area_before_m2=before,
                 area_after_m2=after,
                 area_change_m2=delta,

@@ -56,12 +56,13 @@ class PageRecord:
 class Browser:
     """One headless Chromium process with one page."""
 
-    def __init__(self, profile_dir: Path) -> None:
+    def __init__(self, profile_dir: Path, extra_flags: list[str] | None = None) -> None:
         binary = chromium_path()
         if binary is None:
             raise RuntimeError("chromium is not installed")
+        flags = [*CHROMIUM_FLAGS, *(extra_flags or [])]
         self.proc = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "about:blank"],
+            [binary, *flags, f"--user-data-dir={profile_dir}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -132,14 +132,40 @@ def test_notebook_runs_on_demo(name, demo_db, tmp_path, kernel_path, monkeypatch
 
 
 def test_upload_qa_notebook_runs_and_ingests(db, tmp_path, kernel_path, monkeypatch):
-    """03 writes to the store, so it gets its own database with the demo district loaded."""
+    """03 writes to the store, so it gets its own database with the demo district loaded. It
+    loads a scratch dataset and removes it, so it runs twice in a row and leaves the store as
+    it found it."""
+    from sqlalchemy import text
+
     from data.demo import generate, load_into_db
 
     load_into_db(generate(), db.engine)
-    nb = run_notebook(
-        NOTEBOOK_DIR / "03_upload_qa.ipynb", db.url, tmp_path, kernel_path, monkeypatch
-    )
-    _assert_ran(nb)
+
+    def state() -> tuple[list[tuple[int, str]], int]:
+        with db.engine.connect() as conn:
+            ds = [
+                tuple(r) for r in conn.execute(text("SELECT id, status FROM datasets ORDER BY id"))
+            ]
+            n = conn.execute(text("SELECT count(*) FROM current_parcels")).scalar_one()
+        return ds, n
+
+    before = state()
+    for run in (1, 2):
+        (tmp_path / str(run)).mkdir()
+        nb = run_notebook(
+            NOTEBOOK_DIR / "03_upload_qa.ipynb",
+            db.url,
+            tmp_path / str(run),
+            kernel_path,
+            monkeypatch,
+        )
+        _assert_ran(nb)
+        assert state() == before, run
+    with db.engine.connect() as conn:
+        removed = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'dataset.remove'")
+        ).scalar_one()
+    assert removed == 2
 
 
 def test_a_notebook_showing_a_wrong_number_fails(demo_db, tmp_path, kernel_path, monkeypatch):

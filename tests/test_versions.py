@@ -47,6 +47,7 @@ def test_diff_by_feature_code(db, tmp_path):
     assert not by_key["GM-0001"].geometry_moved and by_key["GM-0001"].area_change_m2 == 0.0
     moved = by_key["GM-0002"]
     assert moved.change == "changed" and moved.geometry_moved and moved.attributes == {}
+    assert moved.moved_m == 10.0  # the left edge moved 10 m east, the top 10 m north
     assert (moved.area_before_m2, moved.area_after_m2, moved.area_change_m2) == (
         2500.0,
         2400.0,
@@ -98,7 +99,7 @@ def test_cli_api_and_python_agree(db, client, tmp_path):
     ).stdout
     assert "新增 added 1, 删除 removed 1, 变更 changed 3, 未变 unchanged 1" in human
     assert "owner: 张三 → 王五（新权利人）" in human
-    assert "几何变化 geometry moved, Δ -100.00 m²" in human
+    assert "几何变化 geometry moved ≤ 10.000 m, Δ -100.00 m²" in human
     planner = add_user("p", "planner", db.engine)
     r = client.get(f"/datasets/{a}/diff/{b}", headers={"Authorization": f"Bearer {planner}"})
     assert r.status_code == 200 and r.json() == cli
@@ -142,3 +143,18 @@ def test_remove_a_scratch_dataset(db, tmp_path):
     # the same codes can be appended again
     again = ingest(z, "parcels", engine=db.engine, mode="append", user="nb")
     assert again.status == "published"
+
+
+def test_a_reprojected_resurvey_has_not_moved(db, tmp_path):
+    """The same parcels delivered with zone-38 eastings differ by float noise only."""
+    a, _ = two_versions(db, tmp_path)
+    z38 = write_shp(parcels(5, x0=38_500_000.0), tmp_path / "z38", prj=False)
+    b = ingest(z38, "parcels", engine=db.engine, crs="EPSG:4526").dataset_id
+    d = diff_datasets(db.engine, a, b)
+    assert (d.added, d.removed, d.changed, d.unchanged) == (0, 0, 0, 5)
+    strict = diff_datasets(db.engine, a, b, tolerance_m=0.0)
+    # exactly compared, the re-projection's float noise (well under 1 mm) shows as moved
+    assert strict.changed == 5
+    assert [c.moved_m for c in strict.changes] == [0.0] * 5 and all(
+        c.geometry_moved for c in strict.changes
+    )

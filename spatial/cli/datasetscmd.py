@@ -72,7 +72,9 @@ def diff_command(
     for c in d.changes:
         parts = [f"{k}: {old} → {new}" for k, (old, new) in c.attributes.items()]
         if c.geometry_moved:
-            parts.append(f"几何变化 geometry moved, Δ {c.area_change_m2:+,.2f} m²")
+            parts.append(
+                f"几何变化 geometry moved ≤ {c.moved_m:,.3f} m, Δ {c.area_change_m2:+,.2f} m²"
+            )
         elif c.change != "changed" and c.area_change_m2 is not None:
             parts.append(f"{c.area_change_m2:+,.2f} m²")
         typer.echo(f"  {c.change:<8} {c.key}  {'; '.join(parts)}")

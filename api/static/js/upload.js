@@ -198,6 +198,7 @@
     problems(report);
     drawMap(report.problem_map);
     preview(report.preview || []);
+    $("report-card").scrollIntoView({ block: "start" });
   }
 
   function summary(r) {

@@ -42,7 +42,7 @@
       tr.dataset.key = c.key;
       tr.dataset.change = c.change;
       const attrs = Object.entries(c.attributes).map(([k, [o, n]]) => `${k}: ${o ?? "∅"} → ${n ?? "∅"}`).join("; ");
-      const geom = c.change === "changed" ? (c.geometry_moved ? "移动 moved" : "") : "";
+      const geom = c.change === "changed" && c.geometry_moved ? `移动 moved ≤ ${tz.num(c.moved_m, 3)} m` : "";
       [c.key, CHANGE_ZH[c.change], attrs, geom, tz.num(c.area_change_m2, 2)].forEach((v, i) => {
         const td = tz.el("td", v);
         if (i === 4) td.className = "num";
