@@ -17,6 +17,7 @@ from api.routers import (
     calendar,
     features,
     health,
+    landing,
     login,
     procedure,
     procedure_pages,
@@ -36,6 +37,8 @@ from spatial.settings import DatabaseSettings, IngestSettings, SessionSettings
 VENDOR_DIRS = {
     "leaflet": "leaflet/dist",
     "leaflet.vectorgrid": "leaflet.vectorgrid/dist",
+    "swagger-ui-dist": "swagger-ui-dist",
+    "redoc": "redoc/bundles",
 }
 
 
@@ -73,7 +76,17 @@ def create_app(
         finally:
             app.state.tiles.stop()
 
-    app = FastAPI(title=settings.title, version="0.1.0", lifespan=lifespan)
+    # Swagger UI and ReDoc are served from npm packages by api.routers.landing, not FastAPI's
+    # CDN pages; the OpenAPI document is 3.0 (the oas30 conformance class), see api.openapi.
+    app = FastAPI(
+        title=settings.title,
+        version="0.1.0",
+        description="土整 tuzheng: OGC API – Features (Part 1–3), vector tiles, project review "
+        "and uploads for Shenzhen land readiness.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.ingest_settings = ingest_settings
     app.state.session_settings = SessionSettings()
@@ -87,6 +100,7 @@ def create_app(
         path = settings.node_modules / sub
         if path.is_dir():
             app.mount(f"/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+    app.include_router(landing.router)
     app.include_router(health.router)
     app.include_router(login.router)
     app.include_router(workbench.router)

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api import oas30
 from api.deps import PUBLIC_READ_SCHEME
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -127,7 +128,11 @@ def install(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document(schema, app.state.settings.public_read)
+            schema = document(schema, app.state.settings.public_read)
+            # The OGC parameters, a path per collection, and the 3.0 dialect (the server
+            # declares the oas30 conformance class): api.oas30.
+            oas30.add_ogc_parameters(schema, app.state.settings, app.state.registry)
+            app.openapi_schema = oas30.to_openapi30(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

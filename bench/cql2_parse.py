@@ -18,7 +18,7 @@ import timeit
 from pathlib import Path
 
 from spatial.layers import cql2 as new
-from spatial.layers.registry import default_registry
+from spatial.layers.registry import build_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = {
@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     old = load_baseline(args.baseline)
-    col = default_registry().get("parcels")
+    col = build_registry().get("parcels")
     print(f"{'filter':<16}{'old µs':>10}{'cql2 parse µs':>15}{'new total µs':>14}{'new/old':>9}")
     for name, text in FILTERS.items():
         old_us = best_us(lambda t=text: old.compile_filter(t, col), args.number, args.repeat)

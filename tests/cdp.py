@@ -13,12 +13,15 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import websocket
 
+NETWORK_CUT = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
+"""Flags that cut the network: every host name but 127.0.0.1 fails to resolve."""
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -56,7 +59,7 @@ class PageRecord:
 class Browser:
     """One headless Chromium process with one page."""
 
-    def __init__(self, profile_dir: Path, extra_flags: list[str] | None = None) -> None:
+    def __init__(self, profile_dir: Path, extra_flags: Sequence[str] | None = None) -> None:
         binary = chromium_path()
         if binary is None:
             raise RuntimeError("chromium is not installed")

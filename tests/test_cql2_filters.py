@@ -23,7 +23,7 @@ import cql2
 import pytest
 from sqlalchemy import text
 
-from spatial.layers.registry import Collection, default_registry
+from spatial.layers.registry import Collection, build_registry
 
 # -- edge cases -----------------------------------------------------------------------------
 
@@ -311,7 +311,7 @@ def test_generated_filters_agree_with_client_side_evaluation(demo_client, demo_d
         ).scalar()
     string_order = collate in ("C", "C.UTF-8", "POSIX")
     checked = cql2_verdicts = 0
-    for i, col in enumerate(default_registry()):
+    for i, col in enumerate(build_registry()):
         features = _all_features(demo_client, col.id)
         assert features, col.id
         gen = Generator(col, features, seed=1000 + i, string_order=string_order)
@@ -330,5 +330,5 @@ def test_generated_filters_agree_with_client_side_evaluation(demo_client, demo_d
                 cql2_verdicts += 1
                 assert verdict == (f["id"] in served), (col.id, flt, f["id"])
             checked += 1
-    assert checked == FILTERS_PER_COLLECTION * len(default_registry())
+    assert checked == FILTERS_PER_COLLECTION * len(build_registry())
     assert cql2_verdicts > checked * 10

@@ -1,21 +1,31 @@
-"""OGC API – Features (Part 1 Core, Part 2 CRS, Part 3 queryables and CQL2-text) and `/`.
+"""OGC API – Features (Part 1 Core, Part 2 CRS, Part 3 queryables and CQL2) and `/`.
 
 Thin: parse and check parameters, call :mod:`spatial.layers.features`, return the JSON text
-PostGIS built. Collections and properties come only from the layer registry.
+PostGIS built (or the HTML page of it, ``f=html``). Collections and properties come only from
+the layer registry. Invalid parameters answer 400 (:class:`api.ogc_params.OgcRoute`).
 """
 
 from __future__ import annotations
 
-import html
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from api.deps import EngineDep, OpenReader, RegistryDep
+from api.ogc_params import OgcRoute, parse_datetime
+from api.pages import render
 from spatial.bbox import parse_bbox
 from spatial.errors import BadRequest
-from spatial.layers.crs_uri import CRS84_URI, STORAGE_CRS_URI, SUPPORTED, OutputCrs, parse_crs
+from spatial.layers.crs_uri import (
+    CRS84,
+    CRS84_URI,
+    STORAGE_CRS_URI,
+    SUPPORTED,
+    OutputCrs,
+    parse_crs,
+)
 from spatial.layers.features import (
     ItemsQuery,
     collection_extent,
@@ -23,14 +33,18 @@ from spatial.layers.features import (
     item_json,
     items_json,
 )
+from spatial.layers.jsonschema import feature_schema, queryables_schema
 from spatial.layers.registry import Collection
 
-router = APIRouter(tags=["OGC API Features"])
+router = APIRouter(tags=["OGC API Features"], route_class=OgcRoute)
 
 GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
@@ -38,8 +52,12 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 ]
 # Query parameters of /items other than queryable property names.
 ITEMS_PARAMS = {
@@ -56,19 +74,28 @@ ITEMS_PARAMS = {
     "sortby",
     "datetime",
 }
+FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text")
+"""Accepted ``filter-lang`` values; ``cql-text`` is the draft name GDAL 3.6 sends."""
+HTML_PAGE_SIZE = 100
+"""Features per page of ``items?f=html`` unless ``limit`` says otherwise."""
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _wants_json(request: Request, f: str | None) -> bool:
+def wants_html(request: Request, f: str | None, allowed: tuple[str, ...] = ("json",)) -> bool:
+    """True for ``f=html`` or, without ``f``, a browser's ``Accept: text/html``.
+
+    ``f`` must be ``html`` or one of ``allowed`` (400 otherwise).
+    """
     if f is not None:
-        if f.lower() not in ("json", "html"):
-            raise BadRequest("不支持的格式 f", f"unsupported f={f[:20]!r}; use json or html")
-        return f.lower() == "json"
-    accept = request.headers.get("accept", "")
-    return "json" in accept and "text/html" not in accept
+        if f.lower() != "html" and f.lower() not in allowed:
+            raise BadRequest(
+                "不支持的格式 f", f"unsupported f={f[:20]!r}; use {', '.join(allowed)} or html"
+            )
+        return f.lower() == "html"
+    return "text/html" in request.headers.get("accept", "")
 
 
 def _json(body: Any, media_type: str = "application/json", **headers: str) -> JSONResponse:
@@ -78,6 +105,7 @@ def _json(body: Any, media_type: str = "application/json", **headers: str) -> JS
 def _collection_doc(request: Request, col: Collection, extent: list[float] | None) -> dict:
     base = _base(request)
     url = f"{base}/collections/{col.id}"
+    schema = {"href": f"{url}/schema", "type": SCHEMA_JSON, "title": "要素模式 Feature schema"}
     doc: dict[str, Any] = {
         "id": col.id,
         "title": col.title,
@@ -87,13 +115,19 @@ def _collection_doc(request: Request, col: Collection, extent: list[float] | Non
         "storageCrs": STORAGE_CRS_URI,
         "links": [
             {"href": url, "rel": "self", "type": "application/json", "title": col.title},
+            {"href": f"{url}?f=html", "rel": "alternate", "type": "text/html"},
             {"href": f"{url}/items", "rel": "items", "type": GEOJSON, "title": col.title},
+            {"href": f"{url}/items?f=html", "rel": "items", "type": "text/html"},
             {
                 "href": f"{url}/queryables",
-                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                "type": "application/schema+json",
+                "rel": QUERYABLES_REL,
+                "type": SCHEMA_JSON,
                 "title": "可查询属性 Queryables",
             },
+            # Part 5 names the link "describedby"; GDAL 3.6 matches the relation
+            # case-sensitively as "describedBy" (relation types are case-insensitive, RFC 8288).
+            {**schema, "rel": "describedby"},
+            {**schema, "rel": "describedBy"},
             {
                 "href": f"{base}/tiles/{col.id}.json",
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
@@ -107,69 +141,6 @@ def _collection_doc(request: Request, col: Collection, extent: list[float] | Non
     return doc
 
 
-@router.get("/", include_in_schema=False)
-def landing(
-    request: Request,
-    engine: EngineDep,
-    reg: RegistryDep,
-    f: Annotated[str | None, Query(description="json or html")] = None,
-) -> Response:
-    """Landing page: HTML for browsers, JSON for ``?f=json`` or ``Accept: application/json``."""
-    base = _base(request)
-    if _wants_json(request, f):
-        return _json(
-            {
-                "title": "土整 tuzheng",
-                "description": "深圳土地整备 GIS 工作台 / "
-                "GIS workbench for Shenzhen land readiness",
-                "links": [
-                    {"href": f"{base}/?f=json", "rel": "self", "type": "application/json"},
-                    {"href": f"{base}/?f=html", "rel": "alternate", "type": "text/html"},
-                    {
-                        "href": f"{base}/openapi.json",
-                        "rel": "service-desc",
-                        "type": "application/vnd.oai.openapi+json;version=3.0",
-                    },
-                    {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html"},
-                    {
-                        "href": f"{base}/conformance",
-                        "rel": "conformance",
-                        "type": "application/json",
-                    },
-                    {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
-                    {"href": f"{base}/map", "rel": "alternate", "type": "text/html"},
-                ],
-            }
-        )
-    rows = "\n".join(
-        f'<li><a href="/collections/{html.escape(c.id)}/items?f=json">'
-        f"{html.escape(c.title_zh)}</a> {html.escape(c.title_en)} "
-        f"<code>{html.escape(c.id)}</code>"
-        f"{' （分析 analysis）' if c.kind == 'analysis' else ''}</li>"
-        for c in reg
-    )
-    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>土整 tuzheng</title></head>
-<body style="font-family:sans-serif;max-width:760px;margin:2em auto">
-<h1>土整 tuzheng</h1>
-<p>深圳土地整备 GIS 工作台 / GIS workbench for Shenzhen land readiness.</p>
-<ul>
-<li><a href="/map">规划地图 Web map</a></li>
-<li><a href="/docs">接口文档 API docs</a></li>
-<li><a href="/health">系统状态 Health</a></li>
-<li><a href="/collections">图层（OGC API Features）Collections</a></li>
-<li><a href="/conformance">符合性 Conformance</a></li>
-</ul>
-<h2>图层 Layers</h2>
-<ul>
-{rows}
-</ul>
-<p>QGIS / GDAL：添加 OGC API - Features 连接 <code>{html.escape(base)}</code>
- / add an OGC API - Features connection.</p>
-</body></html>"""
-    return HTMLResponse(page)
-
-
 @router.get("/conformance")
 def conformance(_: OpenReader) -> JSONResponse:
     """Conformance classes implemented."""
@@ -178,15 +149,22 @@ def conformance(_: OpenReader) -> JSONResponse:
 
 @router.get("/collections")
 def collections(
-    request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader
-) -> JSONResponse:
+    request: Request,
+    engine: EngineDep,
+    registry: RegistryDep,
+    _: OpenReader,
+    f: Annotated[str | None, Query(description="json or html")] = None,
+) -> Response:
     """All layers (table and analysis) as OGC collections."""
+    if wants_html(request, f):
+        return render(request, "collections.html", {"collections": list(registry)})
     base = _base(request)
     cols = [_collection_doc(request, c, collection_extent(engine, c)) for c in registry]
     return _json(
         {
             "links": [
                 {"href": f"{base}/collections", "rel": "self", "type": "application/json"},
+                {"href": f"{base}/collections?f=html", "rel": "alternate", "type": "text/html"},
             ],
             "crs": [c.uri for c in SUPPORTED],
             "collections": cols,
@@ -194,75 +172,103 @@ def collections(
     )
 
 
-@router.get("/collections/{collection_id}")
+@router.get("/collections/{collectionId}")
 def collection(
-    collection_id: str, request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader
-) -> JSONResponse:
+    collectionId: str,  # noqa: N803 (the OGC path template's name, which GDAL and QGIS look for)
+    request: Request,
+    engine: EngineDep,
+    registry: RegistryDep,
+    _: OpenReader,
+    f: Annotated[str | None, Query(description="json or html")] = None,
+) -> Response:
     """One collection's metadata."""
-    col = registry.get(collection_id)
-    return _json(_collection_doc(request, col, collection_extent(engine, col)))
+    col = registry.get(collectionId)
+    doc = _collection_doc(request, col, collection_extent(engine, col))
+    if wants_html(request, f):
+        return render(request, "collection.html", {"col": col, "doc": doc})
+    return _json(doc)
 
 
 @router.get(
-    "/collections/{collection_id}/queryables",
+    "/collections/{collectionId}/queryables",
     responses={200: {"content": {"application/schema+json": {}}}},
 )
 def queryables(
-    collection_id: str, request: Request, registry: RegistryDep, _: OpenReader
+    collectionId: str,  # noqa: N803
+    request: Request,
+    registry: RegistryDep,
+    _: OpenReader,
 ) -> JSONResponse:
     """The declared schema: the only properties that may be filtered, sorted or selected."""
-    col = registry.get(collection_id)
-    props: dict[str, Any] = {
-        p.name: {"title": f"{p.title_zh} {p.title_en}", "type": p.type} for p in col.properties
-    }
-    props["geometry"] = {"$ref": "https://geojson.org/schema/MultiPolygon.json"}
-    return _json(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{_base(request)}/collections/{col.id}/queryables",
-            "type": "object",
-            "title": col.title,
-            "properties": props,
-            "additionalProperties": False,
-        },
-        media_type="application/schema+json",
-    )
+    col = registry.get(collectionId)
+    schema_id = f"{_base(request)}/collections/{col.id}/queryables"
+    return _json(queryables_schema(col, schema_id), media_type=SCHEMA_JSON)
+
+
+@router.get(
+    "/collections/{collectionId}/schema",
+    responses={200: {"content": {"application/schema+json": {}}}},
+)
+def schema(
+    collectionId: str,  # noqa: N803
+    request: Request,
+    registry: RegistryDep,
+    _: OpenReader,
+) -> JSONResponse:
+    """JSON Schema of the collection's GeoJSON features (linked as ``describedby``)."""
+    col = registry.get(collectionId)
+    schema_id = f"{_base(request)}/collections/{col.id}/schema"
+    return _json(feature_schema(col, schema_id), media_type=SCHEMA_JSON)
 
 
 def _content_crs(crs: OutputCrs) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
 
-@router.get("/collections/{collection_id}/items", response_class=Response)
+def link_header(links: list[dict[str, str]]) -> str:
+    """The ``Link`` header (RFC 8288) of a page's paging and alternate links.
+
+    Part 1 recommends repeating the payload's links as headers (``/rec/core/link-header``);
+    commas and semicolons in the targets are percent-encoded so the header splits cleanly.
+    """
+    rels = ("self", "alternate", "next", "prev", QUERYABLES_REL)
+    return ", ".join(
+        f'<{x["href"].replace(",", "%2C").replace(";", "%3B")}>; rel="{x["rel"]}"; '
+        f'type="{x["type"]}"'
+        for x in links
+        if x["rel"] in rels
+    )
+
+
+@router.api_route(
+    "/collections/{collectionId}/items", methods=["GET", "HEAD"], response_class=Response
+)
 def items(
-    collection_id: str,
+    collectionId: str,  # noqa: N803
     request: Request,
     engine: EngineDep,
     registry: RegistryDep,
     _: OpenReader,
-    limit: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            description="page size; larger values are clamped to the configured maximum",
-            # Advertised for clients such as GDAL, which size their pages from it.
-            json_schema_extra={"default": 100, "maximum": 10000},
-        ),
-    ] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
+    bbox: Annotated[str | None, Query()] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
-    crs: Annotated[str | None, Query(description="output CRS URI; default CRS84")] = None,
-    filter: Annotated[str | None, Query(description="CQL2-text filter")] = None,  # noqa: A002
+    crs: Annotated[str | None, Query()] = None,
+    datetime: Annotated[str | None, Query()] = None,
+    filter: Annotated[str | None, Query()] = None,  # noqa: A002
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
-    properties: Annotated[str | None, Query(description="comma-separated names")] = None,
-    sortby: Annotated[str | None, Query(description="e.g. -area_m2,code")] = None,
+    properties: Annotated[str | None, Query()] = None,
+    sortby: Annotated[str | None, Query()] = None,
     f: str | None = None,
 ) -> Response:
-    """Features of a collection, one page, as GeoJSON built by PostGIS."""
-    col = registry.get(collection_id)
+    """Features of a collection, one page, as GeoJSON built by PostGIS (or HTML, ``f=html``).
+
+    The parameters are documented in the OpenAPI document (:mod:`api.openapi`).
+    """
+    col = registry.get(collectionId)
     settings = request.app.state.settings
+    html = wants_html(request, f, allowed=("json", "geojson"))
     equals: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
         if key in ITEMS_PARAMS:
@@ -272,47 +278,78 @@ def items(
                 "未知的查询参数", f"unknown query parameter {key[:50]!r} (not a queryable)"
             )
         equals[key] = value
-    if filter_lang not in (None, "cql2-text"):
-        raise BadRequest("只支持 cql2-text", "filter-lang must be cql2-text")
-    parse_crs(filter_crs, "filter-crs")
-    if f is not None and f.lower() not in ("json", "geojson"):
-        raise BadRequest("不支持的格式 f", "items are served as GeoJSON only (f=json)")
+    if filter_lang is not None and filter_lang not in FILTER_LANGS:
+        raise BadRequest(
+            "不支持的 filter-lang", f"filter-lang must be one of {', '.join(FILTER_LANGS)}"
+        )
+    if filter is not None and not filter.strip():
+        raise BadRequest("过滤条件为空", "filter is empty")
+    # The collections have no temporal property: a valid datetime selects every feature,
+    # an invalid one is refused (400).
+    parse_datetime(datetime)
     out_crs = parse_crs(crs, "crs")
-    page = min(limit or settings.features_default_limit, settings.features_max_limit)
+    default = HTML_PAGE_SIZE if html else settings.features_default_limit
+    page = min(limit or default, settings.features_max_limit)
     q = ItemsQuery(
         limit=page,
         offset=offset,
         bbox=parse_bbox(bbox),
         bbox_crs=parse_crs(bbox_crs, "bbox-crs"),
-        crs=out_crs,
+        crs=CRS84 if html else out_crs,  # the page's map draws lon/lat
         cql_filter=filter,
+        filter_lang="cql2-json" if filter_lang == "cql2-json" else "cql2-text",
+        filter_crs=parse_crs(filter_crs, "filter-crs"),
         equals=equals,
         properties=properties.split(",") if properties is not None else None,
         sortby=sortby.split(",") if sortby else None,
     )
     matched = count_items(engine, col, q)
+    base = _base(request)
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    page_links = []
     if offset + page < matched:
         nxt = request.url.include_query_params(offset=offset + page, limit=page)
         links.append({"href": str(nxt), "rel": "next", "type": GEOJSON})
+        page_links.append({"href": str(nxt.include_query_params(f="html")), "label": "下一页 next"})
     if offset > 0:
         prev = request.url.include_query_params(offset=max(0, offset - page), limit=page)
         links.append({"href": str(prev), "rel": "prev", "type": GEOJSON})
-    links.append(
-        {
-            "href": f"{_base(request)}/collections/{col.id}",
-            "rel": "collection",
-            "type": "application/json",
-        }
-    )
+        page_links.insert(
+            0, {"href": str(prev.include_query_params(f="html")), "label": "上一页 previous"}
+        )
+    links += [
+        {"href": f"{base}/collections/{col.id}", "rel": "collection", "type": "application/json"},
+        {"href": f"{base}/collections/{col.id}/queryables", "rel": QUERYABLES_REL,
+         "type": SCHEMA_JSON},
+        {"href": str(request.url.include_query_params(f="html")), "rel": "alternate",
+         "type": "text/html"},
+    ]  # fmt: skip
     body, _returned = items_json(engine, col, q, matched, links)
-    return Response(body, media_type=GEOJSON, headers=_content_crs(out_crs))
+    if html:
+        fc = json.loads(body)
+        names = set(q.properties) if q.properties is not None else None
+        context = {
+            "col": col,
+            "props": [p for p in col.properties if names is None or p.name in names],
+            "features": fc["features"],
+            "matched": matched,
+            "page_links": page_links,
+            "json_href": str(request.url.include_query_params(f="json")),
+            "collection_json": fc,
+        }
+        return render(request, "items.html", context)
+    headers = {**_content_crs(out_crs), "Link": link_header(links)}
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", response_class=Response)
+@router.api_route(
+    "/collections/{collectionId}/items/{featureId}",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+)
 def item(
-    collection_id: str,
-    feature_id: str,
+    collectionId: str,  # noqa: N803
+    featureId: str,  # noqa: N803
     request: Request,
     engine: EngineDep,
     registry: RegistryDep,
@@ -321,12 +358,22 @@ def item(
     f: str | None = None,
 ) -> Response:
     """One feature by id (404 for anything but an existing integer id)."""
-    col = registry.get(collection_id)
+    col = registry.get(collectionId)
+    html = wants_html(request, f, allowed=("json", "geojson"))
     out_crs = parse_crs(crs, "crs")
     base = _base(request)
     links = [
         {"href": str(request.url), "rel": "self", "type": GEOJSON},
         {"href": f"{base}/collections/{col.id}", "rel": "collection", "type": "application/json"},
     ]
-    body = item_json(engine, col, feature_id, out_crs, links)
+    body = item_json(engine, col, featureId, out_crs, links)
+    if html:
+        feature = json.loads(body)
+        context = {
+            "col": col,
+            "props": list(col.properties),
+            "feature": feature,
+            "collection_json": {"type": "FeatureCollection", "features": [feature]},
+        }
+        return render(request, "item.html", context)
     return Response(body, media_type=GEOJSON, headers=_content_crs(out_crs))

@@ -68,4 +68,8 @@ def web_map(request: Request, engine: EngineDep, registry: RegistryDep, _: OpenR
     Legend(legends()).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds(bounds)
-    return with_nonce(m.get_root().render(), csp_nonce(request))
+    root = m.get_root()
+    root.title = "土整 tuzheng · 规划地图 Map"  # type: ignore[attr-defined]
+    # branca's page template has no lang attribute; the page is Chinese.
+    page = root.render().replace("<html>", '<html lang="zh-CN">', 1)
+    return with_nonce(page, csp_nonce(request))

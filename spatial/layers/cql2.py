@@ -36,12 +36,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import cql2
+import numpy as np
 import shapely
 from psycopg import sql
 
+from spatial.bbox import bbox_from, storage_wkb
+from spatial.crs import STORAGE, transform_geometry
 from spatial.errors import BadRequest
 from spatial.layers.crs_uri import CRS84, OutputCrs
-from spatial.layers.registry import Collection
+from spatial.layers.collection import Collection
 
 MAX_LENGTH = 8192
 """Maximum filter length (characters)."""
@@ -364,37 +367,46 @@ class _Compiler:
         return _Scalar([prop.sql()], prop.type)
 
     def geometry_literal(self, node: dict[str, Any]) -> sql.Composable:
+        """A geometry literal in ``filter-crs`` as an EPSG:4547 shape bound as WKB.
+
+        ``BBOX(…)`` goes through :mod:`spatial.bbox` (validated, clamped to EPSG:4547's area of
+        use, densified), like the ``bbox`` parameter; other geometries are transformed with
+        pyproj. Either way the stored column is never transformed, so the GiST index is used.
+        """
+        if "bbox" in node:
+            try:
+                values = [float(v) for v in node["bbox"]]
+            except (TypeError, ValueError):
+                raise _bad("BBOX 格式错误", "BBOX needs 4 or 6 numbers") from None
+            box = bbox_from(values, self.crs.srid, self.crs.north_first)
+            wkb = storage_wkb(box)
+            # Outside the area of use nothing intersects it: an empty geometry, not NULL, so
+            # S_DISJOINT stays true.
+            self.params.append(wkb if wkb is not None else _EMPTY_WKB)
+            return sql.SQL("ST_GeomFromWKB(%s, 4547)")
         try:
-            if "bbox" in node:
-                b = [float(v) for v in node["bbox"]]
-                if len(b) == 6:
-                    b = [b[0], b[1], b[3], b[4]]
-                geom = shapely.box(b[0], b[1], b[2], b[3])
-            else:
-                geom = shapely.from_geojson(json.dumps(node))
-        except (ValueError, TypeError, IndexError, shapely.errors.GEOSException):
+            geom = shapely.from_geojson(json.dumps(node))
+        except (ValueError, TypeError, shapely.errors.GEOSException):
             raise _bad("几何格式错误", "invalid geometry literal") from None
         coords = shapely.get_coordinates(geom)
         if len(coords) > MAX_GEOMETRY_POINTS:
             raise _bad("几何点数过多", f"more than {MAX_GEOMETRY_POINTS} points in a geometry")
-        if geom.is_empty or not bool(coords.size) or not all(map(math.isfinite, coords.flat)):
+        if geom.is_empty or not coords.size or not bool(np.isfinite(coords).all()):
             raise _bad("几何为空或坐标无效", "the geometry is empty or has non-finite coordinates")
         if self.crs.north_first:
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
-        if self.crs.srid != 4547:
-            lon, lat = coords[:, 0], coords[:, 1]
-            if self.crs.north_first:
-                lon, lat = lat, lon
+        if self.crs.srid != STORAGE:
+            lon, lat = shapely.get_coordinates(geom).T
             if lon.min() < -180 or lon.max() > 180 or lat.min() < -90 or lat.max() > 90:
                 raise _bad("几何超出经纬度范围", "geometry outside the longitude/latitude range")
-        geom = shapely.make_valid(geom)
-        self.params.append(shapely.to_wkb(geom))
-        literal = sql.SQL("ST_GeomFromWKB(%s, {})").format(sql.Literal(self.crs.srid))
-        if self.crs.srid == 4547:
-            return literal
-        return sql.SQL("ST_Transform(ST_Segmentize({}, 0.001), 4547)").format(literal)
+            geom = transform_geometry(geom, self.crs.srid, STORAGE)
+            if not bool(np.isfinite(shapely.get_coordinates(geom)).all()):
+                raise _bad("几何超出坐标系范围", "geometry outside the storage CRS's area of use")
+        self.params.append(shapely.to_wkb(shapely.make_valid(geom)))
+        return sql.SQL("ST_GeomFromWKB(%s, 4547)")
 
 
+_EMPTY_WKB = shapely.to_wkb(shapely.GeometryCollection())
 _GEOJSON_TYPES = {
     "Point",
     "MultiPoint",

@@ -25,7 +25,7 @@ from spatial.bbox import bbox_from, storage_wkb
 from spatial.errors import BadRequest, NotFound
 from spatial.layers.cql2 import compile_filter
 from spatial.layers.crs_uri import CRS84, OutputCrs
-from spatial.layers.registry import Collection
+from spatial.layers.registry import Collection, Prop
 
 STATEMENT_TIMEOUT_MS = 30_000
 """Upper bound for one features query (ms)."""
@@ -54,6 +54,8 @@ class ItemsQuery:
     bbox_crs: OutputCrs = CRS84
     crs: OutputCrs = CRS84
     cql_filter: str | None = None
+    filter_lang: str = "cql2-text"
+    filter_crs: OutputCrs = CRS84
     equals: dict[str, str] = field(default_factory=dict)
     properties: Sequence[str] | None = None
     sortby: Sequence[str] | None = None
@@ -109,7 +111,7 @@ def _where(col: Collection, q: ItemsQuery) -> tuple[sql.Composable, sql.Composab
         conds.append(sql.SQL("({} = %s)").format(prop.sql()))
         params.append(bound)
     if q.cql_filter:
-        cond, fparams = compile_filter(q.cql_filter, col)
+        cond, fparams = compile_filter(q.cql_filter, col, q.filter_lang, q.filter_crs)
         conds.append(cond)
         params.extend(fparams)
     where = sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE")
@@ -137,11 +139,24 @@ def _order(col: Collection, q: ItemsQuery) -> sql.Composable:
 def _selected(col: Collection, q: ItemsQuery) -> list[str]:
     if q.properties is None:
         return [p.name for p in col.properties]
-    names = [n.strip() for n in q.properties if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in q.properties if n.strip()))
     for n in names:
         if col.prop(n) is None:
             raise BadRequest("属性不存在", f"properties: {n[:50]!r} is not a property of {col.id}")
+    # Each name appears once (repeats are dropped), so at most len(col.properties) pairs reach
+    # json_build_object, far below its 100-argument limit.
     return names
+
+
+def _json_value(prop: Prop) -> sql.Composable:
+    """The property's value for ``json_build_object``: a ``number`` always as a JSON double.
+
+    ``tz_json_number`` (migration 0011) writes ``3000.0`` rather than ``3000``, so clients
+    that type a field from the values they see (QGIS, GDAL) make it Real, not Integer.
+    """
+    if prop.type == "number":
+        return sql.SQL("tz_json_number(({})::float8)").format(prop.sql())
+    return prop.sql()
 
 
 def _feature_sql(
@@ -152,7 +167,7 @@ def _feature_sql(
     for n in names:
         prop = col.prop(n)
         assert prop is not None, n  # _selected has refused names outside the schema
-        items.append(sql.SQL("{}, {}").format(sql.Literal(n), prop.sql()))
+        items.append(sql.SQL("{}, {}").format(sql.Literal(n), _json_value(prop)))
     pairs = sql.SQL(", ").join(items)
     props = sql.SQL("json_build_object({})").format(pairs) if names else sql.SQL("'{}'::json")
     extra = sql.SQL(", 'links', %s::json") if links else sql.SQL("")
