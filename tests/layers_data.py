@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import geopandas as gpd
 import httpx
@@ -166,21 +167,28 @@ def small_client(small_db):  # noqa: ANN001, ANN201
 
 
 @contextmanager
-def running_server(database_url: str, **env: str) -> Iterator[str]:
-    """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL."""
-    with server_process(database_url, **env) as (base, _proc):
+def running_server(database_url: str, log_path: Path | None = None, **env: str) -> Iterator[str]:
+    """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL.
+
+    With ``log_path``, uvicorn's access log (one line per request, with its query string) is
+    written there, so a test can check what a client really asked the server.
+    """
+    with server_process(database_url, log_path=log_path, **env) as (base, _proc):
         yield base
 
 
 @contextmanager
 def server_process(
-    database_url: str, ready_path: str = "/health", **env: str
+    database_url: str, ready_path: str = "/health", log_path: Path | None = None, **env: str
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run the app with uvicorn on a free 127.0.0.1 port; yields its base URL and process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc_env = {**os.environ, "DATABASE_URL": database_url, **env}
+    if log_path is not None:
+        proc_env["PYTHONUNBUFFERED"] = "1"
+    log_file = open(log_path, "w") if log_path is not None else None  # noqa: SIM115
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -193,10 +201,12 @@ def server_process(
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            "info" if log_path else "warning",
         ],
         cwd=REPO_ROOT,
         env=proc_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT if log_file else None,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -219,3 +229,5 @@ def server_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if log_file is not None:
+            log_file.close()
