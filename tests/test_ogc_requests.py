@@ -84,6 +84,13 @@ def test_feature_schema_is_linked_as_describedby(small_client):
     assert props["route_zh"] == {"title": "审批路径 Approval route", "type": "string"}
     assert list(props) == [p.name for p in build_registry().get("retained_land").properties]
     assert schema["properties"]["geometry"]["format"] == "geometry-multipolygon"
+    assert props["area_m2"]["x-ogc-unit"] == "m²"
+    assert props["code"]["maxLength"] == 60
+    assert "code" in schema["properties"]["properties"]["required"]
+    parcels = small_client.get("/collections/parcels/schema").json()["properties"]["properties"]
+    assert parcels["properties"]["category"]["enum"] == [
+        "collective", "state_farm", "incomplete_acquisition", "state_owned"
+    ]  # fmt: skip
     # Every served feature validates against its collection's schema (nulls aside).
     jsonschema = pytest.importorskip("jsonschema")
     for cid in ("parcels", "retained_land", "projects", "reserve_overlaps"):

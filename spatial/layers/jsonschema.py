@@ -17,15 +17,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from spatial.layers.collection import Collection
+from spatial.layers.collection import Collection, Prop
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 GEOMETRY_FORMAT = "geometry-multipolygon"
 """Every collection serves MultiPolygons (stored as ``geometry(MultiPolygon, 4547)``)."""
 
 
+def _property_schema(p: Prop) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": f"{p.title_zh} {p.title_en}", "type": p.type}
+    if p.max_length is not None:
+        out["maxLength"] = p.max_length
+    if p.enum is not None:
+        out["enum"] = list(p.enum)
+    if p.unit is not None:
+        out["x-ogc-unit"] = p.unit  # Part 5's keyword for a unit of measure
+    return out
+
+
 def _property_schemas(col: Collection) -> dict[str, dict[str, Any]]:
-    return {p.name: {"title": f"{p.title_zh} {p.title_en}", "type": p.type} for p in col.properties}
+    return {p.name: _property_schema(p) for p in col.properties}
 
 
 def queryables_schema(col: Collection, schema_id: str) -> dict[str, Any]:
@@ -53,8 +64,9 @@ def queryables_schema(col: Collection, schema_id: str) -> dict[str, Any]:
 def feature_schema(col: Collection, schema_id: str) -> dict[str, Any]:
     """The JSON Schema of one GeoJSON feature of ``col`` (the ``describedby`` document).
 
-    ``id`` is an integer; ``properties`` holds every declared property with its type, in
-    declaration order (the order ``/items`` writes them).
+    ``id`` is an integer; ``properties`` holds every declared property with its type (and
+    ``maxLength``, ``enum``, ``x-ogc-unit`` where declared), in declaration order (the order
+    ``/items`` writes them); the declared ``NOT NULL`` properties are ``required``.
 
     Examples
     --------
@@ -77,6 +89,7 @@ def feature_schema(col: Collection, schema_id: str) -> dict[str, Any]:
             "properties": {
                 "type": "object",
                 "properties": _property_schemas(col),
+                "required": [p.name for p in col.properties if p.required],
                 "additionalProperties": False,
             },
         },
