@@ -92,6 +92,7 @@ bench: install test-system-deps db
 	$(PY) bench/analysis.py
 	$(PY) bench/tiles.py
 	$(PY) bench/procedure.py
+	$(PY) bench/cql2_parse.py
 
 clean:
 	rm -rf $(STAMP) $(VENV) node_modules
