@@ -219,10 +219,22 @@ def _refs(names: list[str]) -> list[dict[str, str]]:
     return [{"$ref": f"#/components/parameters/{n}"} for n in names]
 
 
+def _no_422(paths: dict[str, Any]) -> None:
+    """OGC routes answer an invalid parameter with 400 (``api.ogc_params``), never FastAPI's 422.
+
+    The 400 itself, with the one error body, is documented by :func:`api.openapi.document`.
+    """
+    for path, item in paths.items():
+        if path.startswith("/collections") or path == "/conformance":
+            for op in item.values():
+                op.get("responses", {}).pop("422", None)
+
+
 def add_ogc_parameters(doc: dict[str, Any], settings: ApiSettings, reg: Registry) -> None:
     """Declare the OGC parameters in ``doc`` and add a path per collection (in place)."""
     doc.setdefault("components", {})["parameters"] = ogc_parameters(settings)
     paths = doc["paths"]
+    _no_422(paths)
     for op in paths.get(ITEMS_PATH, {}).values():
         op["parameters"] = _refs(["collectionId", *ITEMS_QUERY])
     for op in paths.get(ITEM_PATH, {}).values():

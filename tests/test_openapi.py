@@ -47,6 +47,11 @@ def test_ogc_parameters(doc, demo_client):
     for name in ("collectionId", "limit", "bbox", "datetime", "filter", "filter-lang", "crs"):
         assert name in refs
     assert "head" in items
+    # Invalid parameters answer 400 (the OGC route class), and the document says so.
+    for path, item in doc["paths"].items():
+        if path.startswith("/collections"):
+            for op in item.values():
+                assert "422" not in op["responses"] and "400" in op["responses"], path
 
 
 def test_a_path_per_collection_lists_its_queryables(doc):
