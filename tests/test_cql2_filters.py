@@ -19,11 +19,15 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+import clients_data
 import cql2
 import pytest
 from sqlalchemy import text
 
 from spatial.layers.registry import Collection, build_registry
+
+clients_db = clients_data.clients_db
+clients_client = clients_data.clients_client
 
 # -- edge cases -----------------------------------------------------------------------------
 
@@ -39,44 +43,44 @@ def matched(client, flt: str, collection: str = "parcels", **params) -> int:  # 
 
 
 @pytest.fixture(scope="module")
-def n_parcels(demo_client) -> int:  # noqa: ANN001
-    return items(demo_client, "parcels", limit=1).json()["numberMatched"]
+def n_parcels(clients_client) -> int:  # noqa: ANN001
+    return items(clients_client, "parcels", limit=1).json()["numberMatched"]
 
 
-def test_boolean_literals(demo_client, n_parcels):
-    assert matched(demo_client, "TRUE") == n_parcels
-    assert matched(demo_client, "FALSE") == 0
-    assert matched(demo_client, "NOT FALSE AND TRUE") == n_parcels
-    assert matched(demo_client, "category = 'collective' AND TRUE") == matched(
-        demo_client, "category = 'collective'"
+def test_boolean_literals(clients_client, n_parcels):
+    assert matched(clients_client, "TRUE") == n_parcels
+    assert matched(clients_client, "FALSE") == 0
+    assert matched(clients_client, "NOT FALSE AND TRUE") == n_parcels
+    assert matched(clients_client, "category = 'collective' AND TRUE") == matched(
+        clients_client, "category = 'collective'"
     )
 
 
-def test_escaped_quotes_and_signed_numbers(demo_client, n_parcels):
+def test_escaped_quotes_and_signed_numbers(clients_client, n_parcels):
     # CQL2 allows both '' and \' inside a string: the same value either way.
-    assert matched(demo_client, "owner = 'O''Brien'") == 0
-    assert matched(demo_client, "owner = 'O\\'Brien'") == 0
-    assert matched(demo_client, "owner <> 'O\\'Brien' OR owner IS NULL") == n_parcels
-    assert matched(demo_client, "area_m2 > +0") == n_parcels
-    assert matched(demo_client, "area_m2 > -1.5e3") == n_parcels
-    assert matched(demo_client, "area_m2 < +1E12") == n_parcels
+    assert matched(clients_client, "owner = 'O''Brien'") == 0
+    assert matched(clients_client, "owner = 'O\\'Brien'") == 0
+    assert matched(clients_client, "owner <> 'O\\'Brien' OR owner IS NULL") == n_parcels
+    assert matched(clients_client, "area_m2 > +0") == n_parcels
+    assert matched(clients_client, "area_m2 > -1.5e3") == n_parcels
+    assert matched(clients_client, "area_m2 < +1E12") == n_parcels
 
 
-def test_geometry_is_a_queryable(demo_client, n_parcels):
-    assert matched(demo_client, "geometry IS NULL") == 0
-    assert matched(demo_client, "geometry IS NOT NULL") == n_parcels
+def test_geometry_is_a_queryable(clients_client, n_parcels):
+    assert matched(clients_client, "geometry IS NULL") == 0
+    assert matched(clients_client, "geometry IS NOT NULL") == n_parcels
     whole = "S_INTERSECTS(geometry, BBOX(113.7, 22.6, 114.1, 22.9))"
-    assert matched(demo_client, whole) == n_parcels
-    assert matched(demo_client, "S_INTERSECTS(geometry, POINT(0 0))") == 0
-    assert matched(demo_client, "S_DISJOINT(geometry, POINT(0 0))") == n_parcels
+    assert matched(clients_client, whole) == n_parcels
+    assert matched(clients_client, "S_INTERSECTS(geometry, POINT(0 0))") == 0
+    assert matched(clients_client, "S_DISJOINT(geometry, POINT(0 0))") == n_parcels
     # bbox parameter and S_INTERSECTS with the same box select the same parcels.
     box = (113.90, 22.72, 113.95, 22.76)
-    by_param = items(demo_client, "parcels", bbox=",".join(map(str, box)), limit=1)
-    by_filter = matched(demo_client, f"S_INTERSECTS(geometry, BBOX({', '.join(map(str, box))}))")
+    by_param = items(clients_client, "parcels", bbox=",".join(map(str, box)), limit=1)
+    by_filter = matched(clients_client, f"S_INTERSECTS(geometry, BBOX({', '.join(map(str, box))}))")
     assert 0 < by_filter == by_param.json()["numberMatched"] < n_parcels
     # A geometry literal in EPSG:4547 (northing first, as the CRS defines).
     r = items(
-        demo_client,
+        clients_client,
         "parcels",
         filter="S_INTERSECTS(geometry, POINT(2500000 500000))",
         **{"filter-crs": "http://www.opengis.net/def/crs/EPSG/0/4547"},
@@ -84,10 +88,10 @@ def test_geometry_is_a_queryable(demo_client, n_parcels):
     assert r.status_code == 200
 
 
-def test_casei(demo_client):
-    n = matched(demo_client, "category = 'collective'")
-    assert matched(demo_client, "CASEI(category) = CASEI('COLLECTIVE')") == n
-    assert matched(demo_client, "category = 'COLLECTIVE'") == 0
+def test_casei(clients_client):
+    n = matched(clients_client, "category = 'collective'")
+    assert matched(clients_client, "CASEI(category) = CASEI('COLLECTIVE')") == n
+    assert matched(clients_client, "category = 'COLLECTIVE'") == 0
 
 
 @pytest.mark.parametrize(
@@ -112,19 +116,19 @@ def test_casei(demo_client):
         ("code = 'a' and", "not valid CQL2"),
     ],
 )
-def test_invalid_cql2_is_refused(demo_client, flt, needle):
-    r = items(demo_client, "parcels", filter=flt)
+def test_invalid_cql2_is_refused(clients_client, flt, needle):
+    r = items(clients_client, "parcels", filter=flt)
     assert r.status_code == 400, flt
     assert needle in r.json()["message_en"], r.json()
 
 
-def test_not_of_not_in_parentheses_is_valid(demo_client):
-    n = matched(demo_client, "category = 'collective'")
-    assert matched(demo_client, "NOT (NOT (category = 'collective'))") == n
+def test_not_of_not_in_parentheses_is_valid(clients_client):
+    n = matched(clients_client, "category = 'collective'")
+    assert matched(clients_client, "NOT (NOT (category = 'collective'))") == n
 
 
-def test_cql2_json_filters(demo_client):
-    n = matched(demo_client, "category = 'collective' AND area_m2 > 5000")
+def test_cql2_json_filters(clients_client):
+    n = matched(clients_client, "category = 'collective' AND area_m2 > 5000")
     body = {
         "op": "and",
         "args": [
@@ -132,12 +136,12 @@ def test_cql2_json_filters(demo_client):
             {"op": ">", "args": [{"property": "area_m2"}, 5000]},
         ],
     }
-    r = items(demo_client, "parcels", filter=json.dumps(body), **{"filter-lang": "cql2-json"})
+    r = items(clients_client, "parcels", filter=json.dumps(body), **{"filter-lang": "cql2-json"})
     assert r.status_code == 200 and r.json()["numberMatched"] == n > 0
     deep = {"op": "not", "args": [True]}
     for _ in range(40):
         deep = {"op": "not", "args": [deep]}
-    r = items(demo_client, "parcels", filter=json.dumps(deep), **{"filter-lang": "cql2-json"})
+    r = items(clients_client, "parcels", filter=json.dumps(deep), **{"filter-lang": "cql2-json"})
     assert r.status_code == 400 and "nested deeper" in r.json()["message_en"]
 
 
@@ -157,6 +161,8 @@ def _quote(value: str) -> str:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
     if isinstance(value, str):
         return _quote(value)
     return repr(float(value)) if isinstance(value, float) else str(value)
@@ -263,6 +269,11 @@ class Generator:
     def leaf(self) -> Node:
         p = self.rng.choice(self.col.properties)
         name, kind = p.name, p.type
+        if kind == "boolean":
+            op = self.rng.choice(["=", "<>", "isNull"])
+            return (
+                Node(op, (name,)) if op == "isNull" else Node(op, (name, self.rng.random() < 0.5))
+            )
         ops = ["=", "<>", "isNull", "in"]
         if kind == "string":
             ops += ["like"] + (["<", ">", "<=", ">="] if self.string_order else [])
@@ -304,21 +315,21 @@ def _all_features(client, cid: str, **params) -> list[dict]:  # noqa: ANN001
 FILTERS_PER_COLLECTION = 60
 
 
-def test_generated_filters_agree_with_client_side_evaluation(demo_client, demo_db):
-    with demo_db.engine.connect() as conn:
+def test_generated_filters_agree_with_client_side_evaluation(clients_client, clients_db):
+    with clients_db.engine.connect() as conn:
         collate = conn.execute(
             text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
         ).scalar()
     string_order = collate in ("C", "C.UTF-8", "POSIX")
     checked = cql2_verdicts = 0
     for i, col in enumerate(build_registry()):
-        features = _all_features(demo_client, col.id)
+        features = _all_features(clients_client, col.id)
         assert features, col.id
         gen = Generator(col, features, seed=1000 + i, string_order=string_order)
         for _ in range(FILTERS_PER_COLLECTION):
             node = gen.tree()
             flt = render(node)
-            served = {f["id"] for f in _all_features(demo_client, col.id, filter=flt)}
+            served = {f["id"] for f in _all_features(clients_client, col.id, filter=flt)}
             by_tree = {f["id"] for f in features if evaluate(node, f["properties"]) is True}
             assert served == by_tree, (col.id, flt, sorted(served ^ by_tree)[:5])
             expr = cql2.Expr(flt)

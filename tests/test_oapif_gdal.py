@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from urllib.parse import unquote_plus
 
+import clients_data
 import layers_data
 import pyogrio
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from spatial.layers.registry import build_registry
 
 small_db = layers_data.small_db
+clients_db = clients_data.clients_db
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,9 +40,9 @@ def server(small_db):
 
 
 @pytest.fixture(scope="module")
-def demo_server(demo_db, tmp_path_factory):
+def demo_server(clients_db, tmp_path_factory):
     log = tmp_path_factory.mktemp("gdal") / "server.log"
-    with layers_data.running_server(demo_db.url, log_path=log) as base:
+    with layers_data.running_server(clients_db.url, log_path=log) as base:
         yield base, log
 
 
@@ -134,6 +136,8 @@ def test_ogr2ogr_every_layer_over_the_district(demo_server, tmp_path, collection
             assert df[p.name].fillna(0).sum() == pytest.approx(api_sum, abs=0.01), p.name
         elif p.type == "integer":
             assert dtypes[p.name] in ("int32", "int64"), (p.name, dtypes[p.name])
+        elif p.type == "boolean":
+            assert dtypes[p.name] == "bool", (p.name, dtypes[p.name])
         else:
             assert dtypes[p.name] == "object", (p.name, dtypes[p.name])
     if "code" in df:

@@ -28,11 +28,12 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import clients_data
 import httpx
 import layers_data
 import pytest
 
-small_db = layers_data.small_db
+clients_db = clients_data.clients_db
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("ogctests")
@@ -57,8 +58,8 @@ TOOL_DEFECTS = {
 
 
 @pytest.fixture(scope="module")
-def server(small_db):
-    with layers_data.running_server(small_db.url) as base:
+def server(clients_db):
+    with layers_data.running_server(clients_db.url) as base:
         yield base
 
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+import clients_data
 import httpx
 import layers_data
 import numpy as np
@@ -24,6 +25,7 @@ from spatial.layers.registry import build_registry
 from spatial.settings import REPO_ROOT
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+clients_db = clients_data.clients_db
 ARTIFACTS = REPO_ROOT / "artifacts"
 
 
@@ -44,12 +46,12 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def qgis_report(demo_db, tmp_path_factory):
+def qgis_report(clients_db, tmp_path_factory):
     """Run the probe once over every collection; returns (report, API features by id)."""
     out_dir = tmp_path_factory.mktemp("qgis")
     report_path = out_dir / "report.json"
     ids = [c.id for c in build_registry()]
-    with layers_data.running_server(demo_db.url) as base:
+    with layers_data.running_server(clients_db.url) as base:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
             "QT_QPA_PLATFORM": "offscreen",
@@ -90,7 +92,7 @@ def test_every_collection_loads_with_its_features_and_types(qgis_report, collect
     assert seen["invalid"] == 0
     assert seen["crs"] == "EPSG:4326"
     col = build_registry().get(collection)
-    qgis_type = {"number": "Real", "integer": "Integer", "string": "String"}
+    qgis_type = {"number": "Real", "integer": "Integer", "string": "String", "boolean": "Boolean"}
     for p in col.properties:
         assert seen["fields"][p.name] == qgis_type[p.type], (collection, p.name, seen["fields"])
         if p.type == "number":
