@@ -254,28 +254,39 @@ def test_functions_with_an_exception_block_are_not_parallel_safe(small_db):
 
 
 def test_district_bbox_under_a_parallel_plan(db):
-    """The 500 of a district-sized bbox: the scan ran in parallel workers (forced here)."""
-    layers_data.load_small(db.engine)
-    with db.engine.connect() as conn:
-        conn.execute(text(f'ALTER DATABASE "{db.name}" SET force_parallel_mode = on'))
-        conn.execute(text(f'ALTER DATABASE "{db.name}" SET parallel_setup_cost = 0'))
-        conn.execute(text(f'ALTER DATABASE "{db.name}" SET parallel_tuple_cost = 0'))
-        conn.commit()
-    from conftest import make_client
+    """The 500 of a district-sized bbox: the scan ran in parallel workers (forced here).
 
-    with make_client(db) as client:
-        r = get(client, "parcels", bbox="113.85,22.68,114.1,22.84", limit=1000)
-        assert r.status_code == 200, r.text
-        assert r.json()["numberMatched"] == 105
-        for crs in ("4490", "4547"):
-            uri = f"http://www.opengis.net/def/crs/EPSG/0/{crs}"
-            r = get(client, "retained_land", crs=uri, limit=1000)
-            assert r.status_code == 200 and r.json()["numberReturned"] == 2
-        assert client.get("/collections").status_code == 200
-    # The same request with the old label fails in the parallel worker: the test can fail.
-    with db.engine.connect() as conn:
-        conn.execute(text("ALTER FUNCTION tz_safe_transform(geometry, integer) PARALLEL SAFE"))
-        conn.commit()
-    with make_client(db) as client:
+    The features queries run on connections that plan in parallel mode
+    (``force_parallel_mode``), which is where an EXCEPTION block fails.
+    """
+    from sqlalchemy import create_engine, pool
+
+    from spatial.layers.crs_uri import parse_crs
+    from spatial.layers.features import ItemsQuery, count_items, items_json
+
+    layers_data.load_small(db.engine)
+    parallel = create_engine(
+        db.url,
+        poolclass=pool.NullPool,
+        connect_args={
+            "options": "-c force_parallel_mode=on -c parallel_setup_cost=0 "
+            "-c parallel_tuple_cost=0 -c jit=off"
+        },
+    )
+    reg = build_registry()
+    district = ItemsQuery(limit=1000, bbox=[113.85, 22.68, 114.1, 22.84])
+    try:
+        assert count_items(parallel, reg.get("parcels"), district) == 105
+        body, returned = items_json(parallel, reg.get("parcels"), district, 105, [])
+        assert returned == 105 and json.loads(body)["numberReturned"] == 105
+        cgcs = ItemsQuery(crs=parse_crs("http://www.opengis.net/def/crs/EPSG/0/4490", "crs"))
+        _, returned = items_json(parallel, reg.get("retained_land"), cgcs, 2, [])
+        assert returned == 2
+        # The same query with the old label fails in the parallel worker: the test can fail.
+        with db.engine.connect() as conn:
+            conn.execute(text("ALTER FUNCTION tz_safe_transform(geometry, integer) PARALLEL SAFE"))
+            conn.commit()
         with pytest.raises(Exception, match="subtransactions during a parallel operation"):
-            get(client, "retained_land", crs="http://www.opengis.net/def/crs/EPSG/0/4490")
+            items_json(parallel, reg.get("retained_land"), cgcs, 2, [])
+    finally:
+        parallel.dispose()

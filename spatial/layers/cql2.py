@@ -43,8 +43,8 @@ from psycopg import sql
 from spatial.bbox import bbox_from, storage_wkb
 from spatial.crs import STORAGE, transform_geometry
 from spatial.errors import BadRequest
-from spatial.layers.crs_uri import CRS84, OutputCrs
 from spatial.layers.collection import Collection
+from spatial.layers.crs_uri import CRS84, OutputCrs
 
 MAX_LENGTH = 8192
 """Maximum filter length (characters)."""
