@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from ci_skips import pytest_runtest_makereport  # noqa: F401  (a skip is a failure in CI)
 from sqlalchemy import Engine, create_engine, pool
 
 from spatial import localdb, migrate
@@ -110,3 +111,12 @@ def client(db: TestDatabase) -> Iterator[object]:
 def demo_client(demo_db: TestDatabase) -> Iterator[object]:
     with make_client(demo_db) as c:
         yield c
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``TUZHENG_NO_DB=1`` (``make mutation``) run only the tests that need no database."""
+    if os.environ.get("TUZHENG_NO_DB") != "1":
+        return
+    keep = [i for i in items if "pg_settings" not in getattr(i, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep

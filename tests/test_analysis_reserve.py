@@ -109,8 +109,10 @@ def test_map_view_agrees(route_db):
     assert got[("TWO", "TWO-L2")] == (1600.0, "city", "报市规划国土部门")
     assert ("R0", "R0-L1") not in got and ("TOUCH", "TOUCH-L1") not in got
     assert ids[0] == ids[1]
-    for code, _, _ in ROUTE_CASES:
-        assert reserve_occupation(route_db.engine, code).route.value in {"district", "city"}
+    for code, occupied, route in ROUTE_CASES:
+        if occupied:  # the view lists occupied sites only, with the project's route
+            assert got[(code, f"{code}-L1")][1] == route, code
+        assert reserve_occupation(route_db.engine, code).route.value == route, code
 
 
 @pytest.mark.parametrize(

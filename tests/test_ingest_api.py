@@ -32,7 +32,9 @@ def tokens(db) -> dict[str, str]:
     return {r: add_user(f"u-{r}", r, db.engine) for r in ("admin", "surveyor", "planner")}
 
 
-def test_upload_201_report_and_get_again(db, client, tokens, tmp_path: Path) -> None:
+def test_upload_201_report_and_get_again(db, client, tokens, tmp_path: Path, monkeypatch) -> None:
+    uploads = tmp_path / "uploads"  # IngestSettings().upload_dir, where the raw upload goes
+    monkeypatch.setenv("TUZHENG_INGEST_UPLOAD_DIR", str(uploads))
     r = _post(client, tokens["surveyor"], _zip(tmp_path))
     assert r.status_code == 201, r.text
     body = r.json()
@@ -53,9 +55,10 @@ def test_upload_201_report_and_get_again(db, client, tokens, tmp_path: Path) -> 
     assert list(owners) == OWNERS[:3]
     assert audit.user_name == "u-surveyor" and audit.role == "surveyor"
     assert audit.detail["outcome"] == "published" and audit.detail["sha256"] == body["sha256"]
-    # the raw file is gone and never served
-    assert not any(Path(db.settings.model_dump().get("data", "/nonexistent")).glob("upload-*"))
-    assert client.get("/uploads/raw/宗地成果.zip").status_code in (404, 405, 422)
+    # the raw file went to the upload directory (created for it) and is gone, never served
+    assert uploads.is_dir() and list(uploads.iterdir()) == []
+    assert client.get("/uploads/raw/宗地成果.zip").status_code == 404  # no such route
+    assert client.get("/uploads/宗地成果.zip").status_code == 422
     assert client.get(f"/uploads/{ds}/file").status_code == 404
 
 
