@@ -58,7 +58,8 @@ def test_upload_201_report_and_get_again(db, client, tokens, tmp_path: Path, mon
     # the raw file went to the upload directory (created for it) and is gone, never served
     assert uploads.is_dir() and list(uploads.iterdir()) == []
     assert client.get("/uploads/raw/宗地成果.zip").status_code == 404  # no such route
-    assert client.get("/uploads/宗地成果.zip").status_code == 422
+    reader = {"Authorization": f"Bearer {tokens['planner']}"}
+    assert client.get("/uploads/宗地成果.zip", headers=reader).status_code == 422  # not an id
     assert client.get(f"/uploads/{ds}/file").status_code == 404
 
 
