@@ -168,3 +168,46 @@ def test_where_is_evaluated_by_the_server(demo_server, tmp_path):
     assert all("filter-lang=cql-text" in r for r in filtered)
     # The one other request is GDAL's look at a first page while it sets up the layer.
     assert len(requests) - len(filtered) == 1
+
+
+def test_gdal_parsed_geometry_matches_the_stored_parcels(server, tmp_path):
+    """GDAL's own geometry, not our area_m2 attribute: reprojected back to EPSG:4547 it has
+    the parcel areas the fixture was built with, and its CRS84 vertices are pyproj's."""
+    import geopandas as gpd
+    import httpx
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    out = tmp_path / "parcels.gpkg"
+    run("ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{server}", "parcels", *PAGE)
+    got = gpd.read_file(out, layer="parcels").set_index("code")
+    assert got.crs.to_epsg() == 4326  # OAPIF output is CRS84: lon/lat order
+    expected = {r["code"]: r["geometry"] for r in layers_data.parcel_rows()}
+    assert set(got.index) == set(expected)
+    back = got.to_crs(4547)
+    areas = back.area
+    # Geographic output has 9 decimals: rounding moves a vertex by at most 0.5e-9° per axis,
+    # under 0.08 mm at 22.7°N, so an area moves by at most perimeter × 0.08 mm.
+    shift_m = 0.5e-9 * 111_000 * 2**0.5
+    for code, geom in expected.items():
+        assert areas[code] == pytest.approx(geom.area, abs=geom.length * shift_m), code
+        assert shapely.symmetric_difference(back.geometry[code], geom).area < geom.length * shift_m
+    # every vertex GDAL parsed equals pyproj's EPSG:4547 → CRS84 transform to 1e-8°
+    to_crs84 = Transformer.from_crs(4547, "OGC:CRS84", always_xy=True)
+    for code in ("P1-000", "P1-099", "P2-004"):
+        ring = shapely.get_coordinates(expected[code])
+        lon, lat = to_crs84.transform(ring[:, 0], ring[:, 1])
+        parsed = shapely.get_coordinates(got.geometry[code])
+        np.testing.assert_allclose(parsed, np.column_stack([lon, lat]), rtol=0, atol=1e-8)
+    # and the EPSG:4490 output (latitude first, EPSG axis order) to 1e-8° as well
+    to_4490 = Transformer.from_crs(4547, 4490, always_xy=True)
+    body = httpx.get(
+        f"{server}/collections/parcels/items",
+        params={"filter": "code = 'P1-099'", "crs": "http://www.opengis.net/def/crs/EPSG/0/4490"},
+        timeout=30,
+    ).json()
+    (ring,) = body["features"][0]["geometry"]["coordinates"][0]
+    xy = shapely.get_coordinates(expected["P1-099"])
+    lon, lat = to_4490.transform(xy[:, 0], xy[:, 1])
+    np.testing.assert_allclose(np.array(ring), np.column_stack([lat, lon]), rtol=0, atol=1e-8)

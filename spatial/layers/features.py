@@ -62,7 +62,7 @@ class ItemsQuery:
 
 
 def _geom_out(crs: OutputCrs) -> sql.Composable:
-    digits = 3 if crs.srid == 4547 else 7
+    digits = 3 if crs.srid == 4547 else 9
     g = sql.SQL("tz_safe_transform(t.geom, {})").format(sql.Literal(crs.srid))
     if crs.north_first:
         g = sql.SQL("ST_FlipCoordinates({})").format(g)
