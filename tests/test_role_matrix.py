@@ -10,17 +10,23 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import layers_data
 import pytest
 from conftest import make_client
 from ingest_files import parcels, write_shp
+from openpyxl import Workbook
 from sqlalchemy import text
 
 from api.app import create_app
 from api.deps import SESSION_COOKIE
+from spatial.budget.pool import draw
+from spatial.budget.rates import Track
 from spatial.models import Layer
+from spatial.procedure.projects import register_project
 from spatial.roles import Role
 from spatial.sessions import start_session
 from spatial.users import add_user
@@ -48,6 +54,18 @@ def _upload(ids: dict[str, Any]) -> dict[str, Any]:
         "data": {"layer": "parcels"},
     }
 
+
+def _items_xlsx(ids: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "files": {"file": ("预算.xlsx", ids["xlsx"], "application/vnd.openxmlformats-"
+                           "officedocument.spreadsheetml.sheet")},
+    }  # fmt: skip
+
+
+ITEMS = {"items": [{"section": "direct", "category": "land", "description": "土地补偿",
+                    "amount": "1200000.00"}]}  # fmt: skip
+MOVE = {"project_code": "P1", "amount": "100.00", "on_date": "2026-12-01"}
+RECORDERS = frozenset({Role.admin, Role.planner})
 
 NOTICE_2027 = {
     "year": 2027,
@@ -84,6 +102,17 @@ ROLE_POLICY: dict[tuple[str, str], Policy] = {
         frozenset({Role.admin}), lambda ids: {"json": NOTICE_2027}, path_params={"year": "2027"}
     ),
     ("POST", "/logout"): Policy(EVERYONE, ok=303, writes=False),
+    ("PUT", "/procedure/projects/{code}/registration"): Policy(
+        RECORDERS, lambda ids: {"json": {"track": "land_readiness"}}, path_params={"code": "P2"}
+    ),
+    ("PUT", "/budget/projects/{code}/items"): Policy(
+        RECORDERS, lambda ids: {"json": ITEMS}, path_params={"code": "P1"}
+    ),
+    ("POST", "/budget/projects/{code}/items.xlsx"): Policy(
+        RECORDERS, _items_xlsx, path_params={"code": "P1"}
+    ),
+    ("POST", "/budget/pool/draws"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
+    ("POST", "/budget/pool/repayments"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
 }
 """(method, path) → policy, for every route that changes data. Add yours here."""
 
@@ -152,6 +181,9 @@ def _fingerprint(engine) -> dict[str, str]:  # noqa: ANN001
 def matrix(db, tmp_path):
     v1 = layers_data.load_layer(db.engine, Layer.parcels, layers_data.parcel_rows()[:3])
     layers_data.load_layer(db.engine, Layer.parcels, layers_data.parcel_rows()[3:5])
+    layers_data.load_layer(db.engine, Layer.projects, layers_data.LAYERS[Layer.projects])
+    register_project(db.engine, "P1", Track.land_readiness, False, "setup", "admin")
+    draw(db.engine, "P1", Decimal("1000.00"), date(2026, 11, 30), None, "setup", "admin")
     tokens = {role: add_user(f"u-{role.value}", role, db.engine) for role in Role}
     add_user("target", Role.planner, db.engine)
     with db.engine.connect() as conn:
@@ -161,7 +193,12 @@ def matrix(db, tmp_path):
     with zipfile.ZipFile(buf, "w") as zf:
         for part in sorted(shp.parent.iterdir()):
             zf.write(part, part.name)
-    ids = {"superseded": str(v1), "zip": buf.getvalue()}
+    wb = Workbook()
+    wb.active.append(["费用类型", "类别", "名称", "金额（元）"])
+    wb.active.append(["直接补偿费", "土地", "土地补偿", "800000.00"])
+    xlsx = io.BytesIO()
+    wb.save(xlsx)
+    ids = {"superseded": str(v1), "zip": buf.getvalue(), "xlsx": xlsx.getvalue()}
     session = start_session(db.engine, admin_id)
     return db, tokens, ids, session
 
