@@ -129,6 +129,20 @@ def _assert_ran(nb: nbformat.NotebookNode) -> None:
 def test_notebook_runs_on_demo(name, demo_db, tmp_path, kernel_path, monkeypatch):
     nb = run_notebook(NOTEBOOK_DIR / name, demo_db.url, tmp_path, kernel_path, monkeypatch)
     _assert_ran(nb)
+    # on the demo, the demo-case checks ran (they are not skipped by a silent condition)
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                  for o in c.outputs if o.output_type == "stream")  # fmt: skip
+    for needle in DEMO_CHECKS.get(name, ()):
+        assert needle in out, (name, needle)
+
+
+DEMO_CHECKS = {
+    "02_retained_land_review.ipynb": ["示例数据 demo district: True"],
+    "04_district_statistics.ipynb": [
+        "示例数据 demo district: True",
+        "demo cases checked: ['reserve_none', 'reserve_under', 'reserve_exact', 'reserve_over']",
+    ],
+}
 
 
 def test_upload_qa_notebook_runs_and_ingests(db, tmp_path, kernel_path, monkeypatch):
@@ -168,11 +182,56 @@ def test_upload_qa_notebook_runs_and_ingests(db, tmp_path, kernel_path, monkeypa
     assert removed == 2
 
 
-def test_a_notebook_showing_a_wrong_number_fails(demo_db, tmp_path, kernel_path, monkeypatch):
-    """The closing checks catch a displayed figure that differs from the module's by 1 m²."""
-    nb = nbformat.read(NOTEBOOK_DIR / "01_quickstart.ipynb", as_version=4)
-    at = next(i for i, c in enumerate(nb.cells) if "table = ledger.to_frame()" in c.source)
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell('table.loc[0, "planar_m2"] += 1.0'))
+# Each notebook, with one displayed figure changed by 1 m² right after it is shown: the closing
+# checks must fail. (anchor: text of the cell showing the figure; the change made after it)
+WRONG_NUMBER = {
+    "01_quickstart.ipynb": ("table = ledger.to_frame()", 'table.loc[0, "planar_m2"] += 1.0'),
+    "02_retained_land_review.ipynb": (
+        "occupation = review.reserve",
+        "occupation.total_occupied_m2 += 1.0",
+    ),
+    "03_upload_qa.ipynb": (
+        'stored = stored[stored.code.str.startswith("SV-2026-")]',
+        'stored.loc[stored.index[0], "area_m2"] += 1.0',
+    ),
+    "04_district_statistics.ipynb": (
+        "by_category = pd.DataFrame(",
+        'by_category.loc[by_category.index[0], "collective"] += 1.0',
+    ),
+}
+
+
+def _with_wrong_number(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    anchor, change = WRONG_NUMBER[name]
+    at = next(i for i, c in enumerate(nb.cells) if anchor in c.source)
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(change))
+    return nb
+
+
+def _fails_in_closing_checks(nb, url: str, tmp_path, kernel_path, monkeypatch) -> None:  # noqa: ANN001
     with pytest.raises(CellExecutionError) as err:
-        execute(nb, demo_db.url, tmp_path, kernel_path, monkeypatch)
+        execute(nb, url, tmp_path, kernel_path, monkeypatch)
     assert "AssertionError" in str(err.value)
+    ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count is not None]
+    assert ran[-1] is [c for c in nb.cells if c.cell_type == "code"][-1], "failed before the checks"
+
+
+@pytest.mark.parametrize("name", sorted(set(WRONG_NUMBER) - {"03_upload_qa.ipynb"}))
+def test_a_notebook_showing_a_wrong_number_fails(name, demo_db, tmp_path, kernel_path, monkeypatch):
+    """The closing checks catch a displayed figure that differs from the truth by 1 m²."""
+    _fails_in_closing_checks(
+        _with_wrong_number(name), demo_db.url, tmp_path, kernel_path, monkeypatch
+    )
+
+
+def test_upload_qa_notebook_showing_a_wrong_number_fails(db, tmp_path, kernel_path, monkeypatch):
+    from data.demo import generate, load_into_db
+
+    load_into_db(generate(), db.engine)
+    nb = _with_wrong_number("03_upload_qa.ipynb")
+    _fails_in_closing_checks(nb, db.url, tmp_path, kernel_path, monkeypatch)
+
+
+def test_every_notebook_has_a_wrong_number_test():
+    assert sorted(WRONG_NUMBER) == EXPECTED
