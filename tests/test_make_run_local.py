@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -70,9 +73,24 @@ def _datasets(settings: DatabaseSettings) -> list[tuple]:
     return [*map(tuple, rows), ("demo.load audited", loads[0])]
 
 
-def test_make_run_twice_reuses_the_cluster_then_make_stop(tmp_path, monkeypatch):
+@pytest.fixture
+def cluster_dir() -> Iterator[Path]:
+    """A directory for a throwaway cluster, outside pytest's temporary root.
+
+    pytest makes ``/tmp/pytest-of-<user>`` private (0700) again whenever a session starts,
+    and other sessions run on this machine: the ``postgres`` user would lose its way in.
+    """
+    path = Path(tempfile.mkdtemp(prefix="tz-makerun-", dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_make_run_twice_reuses_the_cluster_then_make_stop(tmp_path, cluster_dir, monkeypatch):
     port, api = _free_port(), _free_port()
-    data = tmp_path / "pgdata"
+    data = cluster_dir / "pgdata"
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("TUZHENG_PG_PORT", str(port))
     monkeypatch.setenv("TUZHENG_PG_DATA", str(data))
