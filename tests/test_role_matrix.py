@@ -26,6 +26,7 @@ from api.deps import SESSION_COOKIE
 from spatial.budget.pool import draw
 from spatial.budget.rates import Track
 from spatial.models import Layer
+from spatial.procedure.events import record_event
 from spatial.procedure.projects import register_project
 from spatial.roles import Role
 from spatial.sessions import start_session
@@ -111,6 +112,18 @@ ROLE_POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/budget/projects/{code}/items.xlsx"): Policy(
         RECORDERS, _items_xlsx, path_params={"code": "P1"}
     ),
+    ("POST", "/procedure/projects/{code}/events"): Policy(
+        RECORDERS,
+        lambda ids: {"json": {"step": "verification_letters_sent", "occurred_on": "2026-09-07"}},
+        path_params={"code": "P1"},
+        ok=201,
+    ),
+    ("POST", "/procedure/events/{event_id}/correction"): Policy(
+        RECORDERS,
+        lambda ids: {"json": {"occurred_on": "2026-09-02", "reason": "收件日期录错"}},
+        path_params={"event_id": "event"},
+        ok=201,
+    ),
     ("POST", "/budget/pool/draws"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
     ("POST", "/budget/pool/repayments"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
 }
@@ -184,6 +197,8 @@ def matrix(db, tmp_path):
     layers_data.load_layer(db.engine, Layer.projects, layers_data.LAYERS[Layer.projects])
     register_project(db.engine, "P1", Track.land_readiness, False, "setup", "admin")
     draw(db.engine, "P1", Decimal("1000.00"), date(2026, 11, 30), None, "setup", "admin")
+    record_event(db.engine, "P1", "entrusted", date(2026, 9, 1), None, "setup", "admin",
+                 date(2026, 12, 1))  # fmt: skip
     tokens = {role: add_user(f"u-{role.value}", role, db.engine) for role in Role}
     add_user("target", Role.planner, db.engine)
     with db.engine.connect() as conn:
@@ -198,7 +213,10 @@ def matrix(db, tmp_path):
     wb.active.append(["直接补偿费", "土地", "土地补偿", "800000.00"])
     xlsx = io.BytesIO()
     wb.save(xlsx)
-    ids = {"superseded": str(v1), "zip": buf.getvalue(), "xlsx": xlsx.getvalue()}
+    with db.engine.connect() as conn:
+        event = conn.execute(text("SELECT max(id) FROM procedure_events")).scalar_one()
+    ids = {"superseded": str(v1), "zip": buf.getvalue(), "xlsx": xlsx.getvalue(),
+           "event": str(event)}  # fmt: skip
     session = start_session(db.engine, admin_id)
     return db, tokens, ids, session
 
