@@ -118,6 +118,8 @@ class IngestSettings(BaseSettings):
     worker_memory_mb: int = 4096
     """Address space (MB) an API upload's ingest process may add beyond its start-up size
     (``RLIMIT_AS``; see :mod:`spatial.ingest.isolated`). A million parcels need about 2,000."""
+    lock_timeout_s: float = 30.0
+    """Seconds an upload waits for another upload to the same layer to publish, then 409."""
     worker_timeout_s: float = 3600.0
     """Seconds after which an API upload's ingest process is killed and the upload refused
     (an upper bound: the limit of one upload also scales with its size, see below)."""

@@ -122,7 +122,7 @@ def ingest(
     role: str | None = None,
     engine: Engine | None = None,
     settings: IngestSettings | None = None,
-    lock_timeout_s: float = 30.0,
+    lock_timeout_s: float | None = None,
     progress: Callable[[str], None] | None = None,
     **choices: Any,
 ) -> IngestReport:
@@ -211,7 +211,8 @@ def ingest(
             report.duration_s = round(time.perf_counter() - t0, 3)
             return report
         assert eng is not None
-        _write(eng, lay, report, prepared, user, role, lock_timeout_s, progress)
+        wait_s = settings.lock_timeout_s if lock_timeout_s is None else lock_timeout_s
+        _write(eng, lay, report, prepared, user, role, wait_s, progress)
         report.duration_s = round(time.perf_counter() - t0, 3)
         _audit(eng, user, role, report)
         return report
