@@ -115,7 +115,7 @@ def test_report_and_errors_cross_the_process_boundary(db, tmp_path: Path) -> Non
 def test_a_killed_worker_is_a_clean_refusal_and_the_next_upload_cleans_up(
     db, tmp_path: Path
 ) -> None:
-    shp = write_shp(parcels(30_000), tmp_path / "big")
+    shp = write_shp(parcels(30_000, size=1.0), tmp_path / "big")  # 30 km of 1 m squares
     outcome: dict[str, BaseException] = {}
 
     def run() -> None:
@@ -132,7 +132,10 @@ def test_a_killed_worker_is_a_clean_refusal_and_the_next_upload_cleans_up(
         assert time.monotonic() < deadline, "the ingest child never started"
         child = next((c for c in mp.active_children() if c.name == "tuzheng-ingest"), None)
         time.sleep(0.01)
-    time.sleep(0.2)
+    # kill it once it is writing: its staging dataset exists (a condition, not a timer)
+    while _statuses(db.engine) != ["staging"]:
+        assert child.is_alive() and time.monotonic() < deadline, _statuses(db.engine)
+        time.sleep(0.01)
     child.kill()  # as the kernel's OOM killer would
     worker.join(60)
     exc = outcome.get("exc")

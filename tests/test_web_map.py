@@ -100,18 +100,24 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
             spot = _parcel_pixel(img, bg)
             assert spot is not None, "no parcel pixel found to click"
             browser.click(*spot)
+            # the popup is filled once the feature request answers: wait for its area line
             popup = browser.wait_for(
-                "(document.querySelector('.leaflet-popup-content') || {}).innerText || ''"
+                "(() => { const t = (document.querySelector('.leaflet-popup-content') || {})"
+                ".innerText || ''; return t.includes('面积（平方米）') ? t : ''; })()"
             )
             # The project selector zooms the map to the first project.
+            view = (
+                "(() => { const m = window[document.querySelector('.folium-map').id];"
+                " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()"
+            )
+            before = browser.evaluate(view)
             browser.evaluate(
                 "(() => { const s = document.getElementById('project-select');"
                 " s.value = '0'; s.dispatchEvent(new Event('change')); })()"
             )
-            browser.settle(2.0)
-            zoomed = browser.evaluate(
-                "(() => { const m = window[document.querySelector('.folium-map').id];"
-                " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()"
+            # wait for the zoom to the project to finish (Leaflet fires moveend at the end)
+            zoomed = browser.wait_for(
+                f"(() => {{ const v = {view}; return v[2] > {before[2]} ? v : null; }})()"
             )
             first_project = browser.evaluate(
                 "document.getElementById('project-select').options[1].textContent"
