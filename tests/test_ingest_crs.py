@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import shapely
 from ingest_files import ESRI_GK_PRJ, parcels, write_shp
+from pyproj import Geod, Proj, Transformer
 from sqlalchemy import text
 
 from spatial.crs import geometry_from_gcj02
@@ -44,7 +45,20 @@ def test_no_prj_lonlat_in_shenzhen_assumes_4490_and_says_so(tmp_path: Path) -> N
     report = ingest(shp, "parcels", dry_run=True)
     assert report.source_crs == "EPSG:4490"
     assert "4326" in report.crs_method and "assumed" in report.crs_method
-    assert 2800 < report.total_area_m2 / 3 < 2900  # 0.0005° squares at 22.75°N ≈ 2,843 m²
+    # Stored planar (EPSG:4547) area, known without our code: the corners through pyproj into
+    # EPSG:4547 and the shoelace formula; and the ellipsoidal area from pyproj's Geod times
+    # the Gauss-Kruger areal scale there agrees to 1e-6 (edges straight in lon/lat or not).
+    gdf = _lonlat_parcels()
+    to_gk = Transformer.from_crs(4490, 4547, always_xy=True)
+    planar = 0.0
+    for g in gdf.geometry:
+        x, y = to_gk.transform(*np.asarray(g.exterior.coords).T)
+        planar += shapely.Polygon(np.column_stack([x, y])).area
+    assert report.total_area_m2 == pytest.approx(planar, abs=0.01)
+    geod = Geod(ellps="GRS80")
+    ellipsoidal = sum(abs(geod.geometry_area_perimeter(g)[0]) for g in gdf.geometry)
+    k2 = Proj("EPSG:4547").get_factors(113.93, 22.75).areal_scale
+    assert report.total_area_m2 == pytest.approx(ellipsoidal * k2, rel=1e-6)
 
 
 def test_no_prj_ambiguous_eastings_are_refused_listing_candidates(tmp_path: Path) -> None:

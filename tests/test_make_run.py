@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from data.demo import generate
 from spatial import localdb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,8 +57,10 @@ def test_make_run_serves_landing_map_and_health(pg_settings, tmp_path):
         assert health is not None and health.status_code == 200
         body = health.json()
         assert body["status"] == "ok"
-        assert body["counts"]["parcels"] > 0  # the demo district was loaded on first start
-        assert body["counts"]["projects"] >= 5
+        # the demo district was loaded on first start: exactly the generator's layers
+        demo = generate()
+        assert body["counts"]["parcels"] == len(demo.parcels)
+        assert body["counts"]["projects"] == len(demo.projects)
 
         landing = httpx.get(f"{base}/", headers={"Accept": "text/html"}, timeout=30)
         assert landing.status_code == 200
@@ -88,4 +91,6 @@ def test_health_reports_counts(demo_client):
     body = r.json()
     assert body["status"] == "ok"
     assert body["postgis_version"].startswith("3.")
-    assert body["counts"]["parcels"] >= 1000
+    demo = generate()
+    assert body["counts"]["parcels"] == len(demo.parcels)
+    assert body["counts"]["projects"] == len(demo.projects)
