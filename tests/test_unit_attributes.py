@@ -298,3 +298,41 @@ def test_statutory_plan_key_is_the_zone_code():
         ("duplicate_code", "地块编号"),
         ("duplicate_code", "地块编号"),
     ]
+
+
+def test_number_columns_refuse_what_is_not_a_finite_number():
+    # buildings declare floor_area_m2 as a number in m² (the layer is not uploadable yet, but
+    # its declaration is mapped the same way)
+    t = pa.table(
+        {
+            "编号": ["B1", "B2", "B3", "B4", "B5", "B6"],
+            "建筑面积": ["12.5", "abc", "inf", None, "1e3", "abc"],
+        }
+    )
+    report = _report()
+    cols = resolve_columns("buildings", t.column_names, NO_MAPPING)
+    assert cols["floor_area_m2"] == "建筑面积"
+    out, ok = map_attributes("buildings", t, cols, NO_MAPPING, report)
+    assert ok.tolist() == [True, False, False, True, True, False]
+    assert out["floor_area_m2"].to_pylist() == ["12.5", "abc", "inf", None, "1e3", "abc"]
+    assert [(p.code, p.row, p.field, p.value, p.message_zh, p.message_en)
+            for p in report.problems] == [
+        ("not_a_number", r, "建筑面积", v, "建筑面积（m²）（列 建筑面积）不是数值",
+         "floor_area_m2 (column 建筑面积) is not a number")
+        for r, v in ((2, "abc"), (3, "inf"), (6, "abc"))
+    ]  # fmt: skip
+    report = _report()
+    clean = pa.table({"编号": ["B1"], "建筑面积": ["3"]})
+    _, ok = map_attributes("buildings", clean, resolve_columns("buildings", clean.column_names,
+                                                              NO_MAPPING), NO_MAPPING, report)  # fmt: skip  # noqa: E501
+    assert ok.tolist() == [True] and report.problems == []
+
+
+def test_a_layer_without_the_optional_columns_gets_string_nulls():
+    t = pa.table({"宗地编号": ["A"], "权属类型": ["集体"]})
+    report = _report()
+    out, ok = map_attributes("parcels", t, resolve_columns("parcels", t.column_names, NO_MAPPING),
+                             NO_MAPPING, report)  # fmt: skip
+    assert out["owner"].type == pa.string() and out["owner"].to_pylist() == [None]
+    assert out["project_code"].type == pa.string()
+    assert ok.dtype == bool and ok.tolist() == [True]
