@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """
 import sys, time
 import spatial.datasets as d
+import spatial.datasets.lifecycle as lifecycle
+import spatial.datasets.loading as loading
 from psycopg import sql
 from sqlalchemy import create_engine
 from spatial.ingest import ingest
@@ -33,15 +35,15 @@ def stall(name):
     time.sleep(600)
 
 if stage == "index":  # one more index statement, that waits for a lock the test holds
-    orig_index = d._index_statements
+    orig_index = loading.index_statements
     hold = sql.SQL("SELECT pg_advisory_lock(424242)")
-    d._index_statements = lambda *a: [*orig_index(*a), hold]
+    loading.index_statements = lambda *a: [*orig_index(*a), hold]
 elif stage == "attach":  # ATTACH PARTITION done in the open transaction, not committed
-    orig_attach = d._attach_partition
+    orig_attach = lifecycle.attach_partition
     def attach(*a):
         orig_attach(*a)
         stall("ATTACHED")
-    d._attach_partition = attach
+    lifecycle.attach_partition = attach
 elif stage == "publish":  # statuses flipped in the open transaction, not committed
     orig_publish = d.publish
     def publish(*a, **k):
