@@ -186,6 +186,8 @@ def test_as_text_integral_floats_trim_and_blanks():
         "b",
     ]
     assert _as_text(pa.array(["x"], pa.large_string())).to_pylist() == ["x"]
+    # a 16-digit numeric code: pyarrow would print the float as 3.000000000000001e+15
+    assert _as_text(pa.array([3e15 + 1, 2.0])).to_pylist() == ["3000000000000001", "2"]
 
 
 # -- map_attributes --------------------------------------------------------------------------
@@ -232,6 +234,9 @@ def test_unknown_category_and_mapping_categories():
     assert p.message_zh.endswith("，或在映射文件 categories 中定义")
     assert p.message_en.startswith("unknown ownership category '火星用地' (column 权属类型); use ")
     assert p.message_en.endswith(", or define it under categories in a mapping file")
+    m = Mapping({}, {"jia": OwnershipCategory.collective})  # keys are lower case: "JIA" maps
+    out, ok, _ = _map(_parcels(权属类型=["JIA", " Jia ", "集体"]), m)
+    assert out["category"] == ["collective"] * 3 and ok == [True] * 3
     m = Mapping({}, {"甲类": OwnershipCategory.incomplete_acquisition})
     out, ok, report = _map(_parcels(权属类型=["集体", " 甲类", "甲类"]), m)
     assert out["category"] == ["collective", "incomplete_acquisition", "incomplete_acquisition"]
@@ -242,6 +247,18 @@ def test_every_category_unknown_gives_nulls():
     out, ok, report = _map(_parcels(权属类型=["x", "y", "x"]))
     assert out["category"] == [None, None, None] and ok == [False, False, False]
     assert [p.row for p in report.problems] == [1, 2, 3]
+    t = _parcels(权属类型=["x", "y", "x"])
+    raw, _ = map_attributes("parcels", t, resolve_columns("parcels", t.column_names, NO_MAPPING),
+                            NO_MAPPING, _report())  # fmt: skip
+    assert raw["category"].type == pa.string()
+
+
+def test_a_missing_value_first_does_not_stop_the_mapping():
+    # pc.unique lists the null first here: the values after it are still mapped and checked
+    out, ok, report = _map(_parcels(权属类型=[None, "集体", "火星"]))
+    assert out["category"] == [None, "collective", None] and ok == [False, True, False]
+    assert [(p.code, p.row) for p in report.problems] == [("missing_value", 1),
+                                                          ("unknown_category", 3)]  # fmt: skip
 
 
 def test_missing_and_too_long_values():
@@ -306,15 +323,15 @@ def test_number_columns_refuse_what_is_not_a_finite_number():
     t = pa.table(
         {
             "编号": ["B1", "B2", "B3", "B4", "B5", "B6"],
-            "建筑面积": ["12.5", "abc", "inf", None, "1e3", "abc"],
+            "建筑面积": [None, "abc", "inf", "12.5", "1e3", "abc"],
         }
     )
     report = _report()
     cols = resolve_columns("buildings", t.column_names, NO_MAPPING)
     assert cols["floor_area_m2"] == "建筑面积"
     out, ok = map_attributes("buildings", t, cols, NO_MAPPING, report)
-    assert ok.tolist() == [True, False, False, True, True, False]
-    assert out["floor_area_m2"].to_pylist() == ["12.5", "abc", "inf", None, "1e3", "abc"]
+    assert ok.tolist() == [True, False, False, True, True, False]  # a null first: still checked
+    assert out["floor_area_m2"].to_pylist() == [None, "abc", "inf", "12.5", "1e3", "abc"]
     assert [(p.code, p.row, p.field, p.value, p.message_zh, p.message_en)
             for p in report.problems] == [
         ("not_a_number", r, "建筑面积", v, "建筑面积（m²）（列 建筑面积）不是数值",

@@ -73,6 +73,7 @@ def test_unknown_and_non_spatial_crs_are_refused():
     with pytest.raises(InvalidInput) as info:
         parse_user_crs(vertical)
     assert "不是平面或地理坐标系" in info.value.message_zh
+    assert info.value.detail["candidates"] == ALL
     assert "is neither a projected nor a geographic CRS" in info.value.message_en
 
 

@@ -47,6 +47,8 @@ def dbf(tmp_path: Path, values: list[bytes], name: bytes = b"OWNER", ldid: int =
         ("88591", "latin-1"),
         ("ascii", "ascii"),
         ("euc_kr", "euc_kr"),  # not an alias: Python's codec registry
+        ("CP-936", "cp936"),  # dashes dropped to find the alias
+        ("GB-18030", "gb18030"),
         ("shift-jis", "shift_jis"),
     ],
 )
@@ -158,6 +160,15 @@ def test_order_override_then_cpg_then_ldid(tmp_path: Path):
     assert c.codec == "cp949"
 
 
+def test_a_cpg_with_non_ascii_bytes_is_refused_not_a_crash(tmp_path: Path):
+    p = dbf(tmp_path, [b"a"])
+    cpg = tmp_path / "t.cpg"
+    cpg.write_bytes(b"GB\xff")
+    with pytest.raises(InvalidInput) as info:
+        choose_encoding(p, cpg, None, "ESRI Shapefile")
+    assert info.value.message_en.startswith("unknown encoding: GB")
+
+
 def test_declared_encoding_that_does_not_decode_names_the_row(tmp_path: Path):
     p = dbf(tmp_path, [b"ok", b"fine", GBK_ONLY.encode("gbk"), b"x"])
     cpg = tmp_path / "t.cpg"
@@ -206,6 +217,8 @@ def test_names_cut_inside_a_character_are_repaired(tmp_path: Path):
     assert enc._name_fix(b"\xff" * 10, "utf-8") is None  # not a cut: garbage
     assert enc._name_fix(b"abcdefgh\xe6\x9d", "utf-8") == b"abcdefgh"  # 2 bytes of 3 left
     assert enc._name_fix(b"abcdefghi\xe6", "utf-8") == b"abcdefghi"
+    # GB18030 has 4-byte characters: three bytes of one may be left by the cut
+    assert enc._name_fix(b"abcdefg" + "𠮷".encode("gb18030")[:3], "gb18030") == b"abcdefg"
     fixes = enc.field_name_fixes(p, "utf-8")
     assert fixes == {0: "权属类".encode()}
     c = choose_encoding(p, None, "UTF-8", "ESRI Shapefile")
@@ -215,6 +228,7 @@ def test_names_cut_inside_a_character_are_repaired(tmp_path: Path):
     assert enc.field_name_fixes(p, "utf-8") == {}
     d = enc._dbf(p)
     assert p.read_bytes()[32:43] == "权属类".encode().ljust(11, b"\x00") and d.records == 1
+    assert p.read_bytes()[43:44] == b"C"  # the field type byte after the name is untouched
 
 
 def test_records_can_be_checked_later(tmp_path: Path):

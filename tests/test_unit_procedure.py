@@ -93,6 +93,14 @@ def test_next_working_day_and_counting():
     assert CAL.working_days_between(D(2025, 10, 8), D(2025, 10, 9)) == 1  # end day counted
 
 
+def test_a_period_from_plain_values_is_normalised():
+    import numpy as np
+
+    p = Period(np.int64(5), "working_days")  # as read from a DataFrame or a form
+    assert p.unit is Unit.working_days and type(p.count) is int and p.count == 5
+    assert p == Period(5, Unit.working_days)
+
+
 def test_period_labels_and_checks():
     assert (Period(5, Unit.working_days).label_zh, Period(5, Unit.working_days).label_en) == (
         "5个工作日", "5 working days")  # fmt: skip

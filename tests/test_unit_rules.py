@@ -30,6 +30,7 @@ from spatial.rules import Route
         (Decimal("3000.005"), "3000.01"),
         (Decimal("3000.0049"), "3000.00"),
         (Decimal("0.125"), "0.13"),
+        (Decimal("2.674999999999999999"), "2.67"),  # a Decimal keeps every digit (no float)
         (12_345_678.125, "12345678.13"),
     ],
 )
