@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import make_client
 from ingest_files import OWNERS, parcels, write_shp, zip_shapefile
 from sqlalchemy import text
 
@@ -32,9 +33,14 @@ def tokens(db) -> dict[str, str]:
     return {r: add_user(f"u-{r}", r, db.engine) for r in ("admin", "surveyor", "planner")}
 
 
-def test_upload_201_report_and_get_again(db, client, tokens, tmp_path: Path, monkeypatch) -> None:
+def test_upload_201_report_and_get_again(db, tokens, tmp_path: Path, monkeypatch) -> None:
     uploads = tmp_path / "uploads"  # IngestSettings().upload_dir, where the raw upload goes
-    monkeypatch.setenv("TUZHENG_INGEST_UPLOAD_DIR", str(uploads))
+    monkeypatch.setenv("TUZHENG_INGEST_UPLOAD_DIR", str(uploads))  # read when the app starts
+    with make_client(db) as client:
+        _upload_201_report_and_get_again(db, client, tokens, tmp_path, uploads)
+
+
+def _upload_201_report_and_get_again(db, client, tokens, tmp_path: Path, uploads: Path) -> None:
     r = _post(client, tokens["surveyor"], _zip(tmp_path))
     assert r.status_code == 201, r.text
     body = r.json()
