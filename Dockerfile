@@ -16,6 +16,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TUZHENG_API_HOST=0.0.0.0 \
     TUZHENG_API_PORT=8000
 WORKDIR /app
+# The CJK font the PDF review reports and printed maps embed.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
 # Wheels of shapely, pyproj, pyogrio and psycopg[binary] bundle GEOS, PROJ, GDAL and libpq.
 COPY pyproject.toml README.md ./
 COPY spatial ./spatial

@@ -20,6 +20,8 @@ test: install test-system-deps db  ## the same bootstrap, then pytest against a 
 install: system-deps $(STAMP)/venv $(STAMP)/npm
 
 # PostGIS from apt when it is absent and we are root; otherwise say exactly what to do.
+# The CJK font (fonts-wqy-zenhei) is a product dependency: the PDF review report and printed
+# maps embed it.
 system-deps:
 	@if [ -z "$$DATABASE_URL" ] && [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -32,10 +34,17 @@ system-deps:
 	    exit 2; \
 	  fi; \
 	fi
+	@if [ ! -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fonts-wqy-zenhei from apt (PDF reports)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei; \
+	  else echo "the PDF reports need a CJK font: sudo apt-get install fonts-wqy-zenhei"; exit 2; fi; \
+	fi
 
 # ogr2ogr (OAPIF client test, benchmarks), shp2pgsql, headless Chromium (browser test), wrk,
-# a CJK font so screenshots show Chinese labels, and QGIS with its Python bindings (the PyQGIS
-# client test runs Debian's /usr/bin/python3; about 1.1 GB, under 2 minutes to install).
+# a CJK font so screenshots show Chinese labels, poppler-utils (pdftoppm, pdftotext) to render
+# and read the PDF reports in tests, and QGIS with its Python bindings (the PyQGIS client test
+# runs Debian's /usr/bin/python3; about 1.1 GB, under 2 minutes to install).
 QGIS_APT := qgis python3-qgis
 test-system-deps:
 	@missing=""; \
@@ -44,6 +53,7 @@ test-system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing from apt"; \
@@ -95,6 +105,7 @@ mutation: install
 	$(PY) tests/mutation_report.py .mutmut-results.txt tests/mutation_survivors.txt
 
 bench: install test-system-deps db
+	$(PY) bench/siting.py
 	$(PY) bench/ingest.py
 	$(PY) bench/overlaps.py
 	$(PY) bench/copy_encoder.py

@@ -19,9 +19,11 @@ from api.routers import (
     health,
     landing,
     login,
+    mapdata,
     procedure,
     procedure_pages,
     projects,
+    siting,
     tiles,
     uploads,
     users,
@@ -39,6 +41,7 @@ VENDOR_DIRS = {
     "leaflet.vectorgrid": "leaflet.vectorgrid/dist",
     "swagger-ui-dist": "swagger-ui-dist",
     "redoc": "redoc/bundles",
+    "leaflet-geoman": "@geoman-io/leaflet-geoman-free/dist",
 }
 
 
@@ -112,6 +115,8 @@ def create_app(
     app.include_router(procedure.router)
     app.include_router(budget.router)
     app.include_router(procedure_pages.router)
+    app.include_router(siting.router)
+    app.include_router(mapdata.router)
     app.include_router(web.router)
     app.include_router(features.router)
     app.include_router(tiles.router)

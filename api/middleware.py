@@ -40,6 +40,19 @@ TIANDITU_HOSTS = "https://*.tianditu.gov.cn"
 """Image hosts of the optional Tianditu basemap (allowed only when a key is configured)."""
 
 
+def basemap_origin(url: str | None) -> tuple[str, ...]:
+    """The origin (scheme://host[:port]) of the configured intranet basemap, for img-src."""
+    if not url:
+        return ()
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ()
+    host = parts.hostname.replace("{s}", "*")
+    return (f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else ""),)
+
+
 def csp_nonce(request: Request) -> str:
     """The Content-Security-Policy nonce of this response (for a page's inline scripts)."""
     return str(getattr(request.state, "csp_nonce", ""))
@@ -117,7 +130,10 @@ class SecurityHeaders:
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if nonce.value is not None or ctype.startswith(b"text/html"):
                     settings = getattr(scope["app"].state, "settings", None)
-                    hosts = (TIANDITU_HOSTS,) if getattr(settings, "tianditu_key", None) else ()
+                    hosts: tuple[str, ...] = (
+                        (TIANDITU_HOSTS,) if getattr(settings, "tianditu_key", None) else ()
+                    )
+                    hosts += basemap_origin(getattr(settings, "basemap_url", None))
                     policy = content_security_policy(str(nonce), hosts).encode()
                 else:
                     policy = NO_CONTENT_POLICY

@@ -21,6 +21,11 @@ class ApiSettings(BaseSettings):
     features_default_limit: int = 100
     features_max_limit: int = 10000
     tianditu_key: str | None = None
+    basemap_url: str | None = None
+    """The bureau's intranet basemap tiles (``TUZHENG_API_BASEMAP_URL``): an XYZ template
+    (``…/{z}/{x}/{y}.png``) or a WMTS KVP/REST template with ``{z}``, ``{x}``, ``{y}`` for
+    TileMatrix, TileCol and TileRow in Web Mercator (GoogleMapsCompatible). Off by default."""
+    basemap_attribution: str = "底图 basemap"
     public_read: bool = True
     """OGC API, tiles and the map are readable without a token (set False to require one)."""
     tile_cache_bytes: int = 256 * 1024 * 1024

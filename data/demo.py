@@ -390,4 +390,9 @@ def load_demo_if_empty(engine: Engine) -> str:
         present = conn.execute(text("SELECT EXISTS (SELECT 1 FROM current_parcels)")).scalar_one()
         if present:
             return "示例数据未加载 demo not loaded: the database already has parcels"
+        unloaded = conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM datasets WHERE uploaded_by = 'demo')")
+        ).scalar_one()
+        if unloaded:
+            return "示例数据未加载 demo not loaded: it was unloaded (tuzheng demo load to reload)"
         return _load(conn, generate())

@@ -109,7 +109,7 @@ def test_favicon_and_map_title(small_client):
     assert icon.content.startswith(b"<svg")
     page = small_client.get("/map").text
     assert '<html lang="zh-CN">' in page
-    assert "<title>土整 tuzheng · 规划地图 Map</title>" in page
+    assert "<title>规划地图 Map · 土整 tuzheng</title>" in page
 
 
 def _remote_requests(events: list[dict], base: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ EXPECTED = [
     "03_upload_qa.ipynb",
     "04_district_statistics.ipynb",
     "05_procedure_budget.ipynb",
+    "06_siting.ipynb",
 ]
 
 
@@ -124,7 +125,12 @@ def _assert_ran(nb: nbformat.NotebookNode) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["01_quickstart.ipynb", "02_retained_land_review.ipynb", "04_district_statistics.ipynb"],
+    [
+        "01_quickstart.ipynb",
+        "02_retained_land_review.ipynb",
+        "04_district_statistics.ipynb",
+        "06_siting.ipynb",
+    ],
 )
 def test_notebook_runs_on_demo(name, demo_db, tmp_path, kernel_path, monkeypatch):
     nb = run_notebook(NOTEBOOK_DIR / name, demo_db.url, tmp_path, kernel_path, monkeypatch)

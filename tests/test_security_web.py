@@ -117,7 +117,7 @@ def test_stored_xss_payload_does_not_run_in_chromium(hostile_db, tmp_path):
             )
             # Open the popup of a parcel whose owner is the payload, the way a click does.
             browser.evaluate(
-                "(() => { const m = window[document.querySelector('.folium-map').id];"
+                "(() => { const m = window.tzMap;"
                 f" m.fire('click', {{latlng: L.latLng({lat}, {lon})}}); }})()"
             )
             popup = browser.wait_for(

@@ -22,19 +22,39 @@ small_client = layers_data.small_client
 ARTIFACTS = REPO_ROOT / "artifacts"
 
 
+def _config(page: str) -> dict:
+    block = re.search(
+        r'<script type="application/json" id="tz-map-config"[^>]*>(.*?)</script>', page, re.S
+    )
+    assert block, "no config block"
+    return json.loads(block.group(1))
+
+
 def test_map_page_is_offline_and_lists_every_layer(small_client):
     r = small_client.get("/map")
     assert r.status_code == 200
     page = r.text
     assert not re.findall(r"https?://(?!127\.0\.0\.1)[^\s\"'<>]+", page)
-    assets = set(re.findall(r'(?:src|href)="(/[^"]+)"', page))
+    assets = set(re.findall(r'(?:src|href)="(/(?:vendor|static)/[^"]+)"', page))
     assert assets == {
         "/vendor/leaflet/leaflet.js",
         "/vendor/leaflet/leaflet.css",
         "/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+        "/vendor/leaflet-geoman/leaflet-geoman.min.js",
+        "/vendor/leaflet-geoman/leaflet-geoman.css",
+        "/static/workbench.css",
+        "/static/map.css",
+        "/static/js/tz.js",
+        "/static/js/map.js",
     }
     for asset in assets:
         assert small_client.get(asset).status_code == 200, asset
+    # no inline script: only the JSON data block and files of this origin
+    for tag in re.findall(r"<script[^>]*>", page):
+        assert 'type="application/json"' in tag or re.search(r'src="/', tag), tag
+    assert "onclick=" not in page and "onload=" not in page
+    cfg = _config(page)
+    titles = [layer["title"] for layer in cfg["layers"]]
     for title in [
         "宗地 Parcels",
         "整备项目范围 Land readiness projects",
@@ -45,15 +65,40 @@ def test_map_page_is_offline_and_lists_every_layer(small_client):
         "法定图则未覆盖部分 Parts not covered by statutory plans",
         "用途与法定图则冲突 Planned use conflicts with the zoning",
     ]:
-        assert title in page or json.dumps(title) in page, title
-    assert "L.vectorGrid.protobuf" in page and "/tiles/parcels/{z}/{x}/{y}.pbf" in page
-    assert '"code": "P1", "name": "光明科学城启动区"' in page
+        assert title in titles, title
+    parcels = next(layer for layer in cfg["layers"] if layer["id"] == "parcels")
+    assert parcels["url"] == "/tiles/parcels/{z}/{x}/{y}.pbf"
+    assert {"code": "P1", "name": "光明科学城启动区"} == {
+        k: cfg["projects"][0][k] for k in ("code", "name")
+    }
+    legend = {item["label"]: item["colour"] for sec in cfg["legend"] for item in sec["items"]}
     for cat in OwnershipCategory:
-        assert cat.label_zh in page and COLOURS[cat] in page
-    # the legend's text is HTML-escaped ("&gt;" renders as ">")
-    assert "区政府审批（≤3000 m²）" in page and "报市规划国土部门（&gt;3000 m²）" in page
-    assert '["route_zh", "审批路径"]' in page  # popup field of the review result
+        assert legend[cat.label_zh] == COLOURS[cat]
+    assert "区政府审批（≤3000 m²）" in legend and "报市规划国土部门（>3000 m²）" in legend
+    retained = next(layer for layer in cfg["layers"] if layer["id"] == "retained_land")
+    assert ["route_zh", "审批路径"] in retained["fields"]  # popup field of the review result
+    assert cfg["landUse"]["R2"] == "二类居住用地" and cfg["landUse"]["M0"] == "新型产业用地"
+    assert cfg["basemap"] is None and "未配置底图" in page
     assert "tianditu" not in page
+
+
+def test_basemap_slot_xyz_and_wmts(small_client):
+    settings = small_client.app.state.settings
+    try:
+        settings.basemap_url = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png"
+        cfg = _config(small_client.get("/map").text)
+        assert cfg["basemap"]["url"] == settings.basemap_url and cfg["basemap"]["kind"] == "xyz"
+        settings.basemap_url = (
+            "http://127.0.0.1:9/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=vec"
+            "&TILEMATRIXSET=GoogleMapsCompatible&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+        )
+        r = small_client.get("/map")
+        assert _config(r.text)["basemap"]["kind"] == "wmts"
+        # the page may load the intranet tiles: their origin is in the CSP's img-src
+        img_src = next(d for d in r.headers["content-security-policy"].split(";") if "img-src" in d)
+        assert "http://127.0.0.1:9" in img_src.split()
+    finally:
+        settings.basemap_url = None
 
 
 def test_tianditu_basemap_only_with_a_key(small_client):
@@ -107,7 +152,7 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
             )
             # The project selector zooms the map to the first project.
             view = (
-                "(() => { const m = window[document.querySelector('.folium-map').id];"
+                "(() => { const m = window.tzMap;"
                 " const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()"
             )
             before = browser.evaluate(view)
@@ -152,7 +197,7 @@ def test_demo_map_in_headless_chromium(demo_db, tmp_path):
     # The popup shows the parcel with Chinese titles, including the fetched area.
     assert "宗地编号" in popup and "面积（平方米）" in popup, popup
     assert any(c.label_zh in popup for c in OwnershipCategory), popup
-    item_fetches = [u for u in rec.statuses if "/collections/parcels/items?limit=1&bbox=" in u]
+    item_fetches = [u for u in rec.statuses if "/collections/parcels/items?limit=3&bbox=" in u]
     assert item_fetches and all(rec.statuses[u] == 200 for u in item_fetches)
     # Zoomed in on the first project (ordered by code), above the district view.
     with demo_db.engine.connect() as conn:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
+import geopandas as gpd
+import pandas as pd
 from fastapi import APIRouter, Path, Response
 
 from api.deps import EngineDep, Reader
+from api.geojson import feature_collection
 from spatial.analysis import (
     ProjectReview,
     ProjectSummary,
@@ -15,6 +18,7 @@ from spatial.analysis import (
     review_project,
     write_review_xlsx,
 )
+from spatial.report.pdf import write_review_pdf
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -48,3 +52,50 @@ def get_review_xlsx(code: ProjectCode, user: Reader, engine: EngineDep) -> Respo
     return Response(
         content=body, media_type=XLSX_TYPE, headers={"Content-Disposition": disposition}
     )
+
+
+@router.get(
+    "/{code}/review.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def get_review_pdf(code: ProjectCode, user: Reader, engine: EngineDep) -> Response:
+    """The review as a PDF report: A4, Chinese, map figure, tables, rule, data versions."""
+    body = write_review_pdf(engine, code)
+    disposition = f"attachment; filename=\"review.pdf\"; filename*=UTF-8''review-{quote(code)}.pdf"
+    return Response(
+        content=body, media_type="application/pdf", headers={"Content-Disposition": disposition}
+    )
+
+
+@router.get("/{code}/review/evidence")
+def get_review_evidence(code: ProjectCode, user: Reader, engine: EngineDep) -> dict[str, Any]:
+    """The review's evidence to highlight on the map, GeoJSON in CRS84.
+
+    Features carry ``kind`` (``occupied``, ``uncovered``, ``conflict``), ``site_code``,
+    ``area_m2`` and ``label_zh``.
+    """
+    review = review_project(engine, code, geometry=True)
+    parts = []
+    occ = review.reserve.to_geodataframe()
+    if len(occ):
+        parts.append(
+            occ.assign(kind="occupied", label_zh="占用国有储备土地")[
+                ["kind", "site_code", "area_m2", "label_zh", "geometry"]
+            ]
+        )
+    unc = review.coverage.uncovered_geodataframe()
+    if len(unc):
+        parts.append(
+            unc.assign(kind="uncovered").rename(columns={"reason_zh": "label_zh"})[
+                ["kind", "site_code", "area_m2", "label_zh", "geometry"]
+            ]
+        )
+    con = review.coverage.conflicts_geodataframe()
+    if len(con):
+        con = con.assign(kind="conflict", label_zh=con["reason_zh"] + " " + con["zone_code"])
+        parts.append(con[["kind", "site_code", "area_m2", "label_zh", "geometry"]])
+    if not parts:
+        return {"type": "FeatureCollection", "features": []}
+    gdf = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=4547)
+    return feature_collection(gdf)

@@ -1,24 +1,28 @@
-"""The planners' web map ``/map``: every layer from our vector tiles, fully offline."""
+"""The planners' web map ``/map``: a Jinja2 page, its script a static file, layers from tiles.
+
+Everything the page's script needs (layers, styles, legend, projects, the first view, land-use
+class names, the basemap) is passed as one JSON block (``<script type="application/json">``,
+escaped by ``tojson``); the script (``/static/js/map.js``) and the libraries (Leaflet,
+Leaflet.VectorGrid, Leaflet-Geoman, from npm under ``/vendor``) are files of this origin, so
+the page runs under a Content-Security-Policy without inline script.
+"""
 
 from __future__ import annotations
 
-import folium
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, OpenReader, RegistryDep
-from api.mappage import (
-    ClickPopups,
-    Legend,
-    OfflineMap,
-    PageScript,
-    ProjectSelector,
-    VectorTileLayer,
-    with_nonce,
-)
-from api.middleware import csp_nonce
+from api.deps import EngineDep, OpenReader, RegistryDep, session_of
+from api.pages import render
+from spatial.landuse import land_use_classes
 from spatial.layers.mapcontext import GUANGMING_BOUNDS, map_context
 from spatial.layers.styles import LAYER_ORDER, SHOWN_BY_DEFAULT, STYLES, VALUE_LABELS, legends
+from spatial.measure import METHOD_ZH
+from spatial.models import Role
+from spatial.report.figure import MAX_PARCELS
 
 router = APIRouter(tags=["web"])
 
@@ -29,47 +33,75 @@ TIANDITU_URL = (
 )
 
 
-@router.get("/map", response_class=HTMLResponse, include_in_schema=False)
-def web_map(request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader) -> str:
-    """The folium map: layer control, project selector, Chinese legends, popups with review."""
+def basemap(settings: Any) -> dict[str, Any] | None:
+    """The configured basemap: ``TUZHENG_API_BASEMAP_URL``, else Tianditu with a key, else None."""
+    if settings.basemap_url:
+        url = str(settings.basemap_url)
+        kind = "wmts" if "tilematrix" in url.lower() else "xyz"
+        return {
+            "url": url,
+            "kind": kind,
+            "attribution": settings.basemap_attribution,
+            "subdomains": "",
+        }
+    if settings.tianditu_key:
+        return {
+            "url": TIANDITU_URL + settings.tianditu_key,
+            "kind": "wmts",
+            "attribution": "天地图 Tianditu",
+            "subdomains": "01234567",
+        }
+    return None
+
+
+def map_config(request: Request, engine: Any, registry: Any, user: Any) -> dict[str, Any]:
+    """The page's data: layers, legend, projects, first view, class names, basemap, user."""
     ctx = map_context(engine)
-    bounds = ctx.bounds or GUANGMING_BOUNDS
-    m = OfflineMap(
-        location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
-        zoom_start=12,
-        tiles=None,
-        max_zoom=20,
-    )
-    PageScript().add_to(m)
-    key = request.app.state.settings.tianditu_key
-    if key:
-        folium.TileLayer(
-            TIANDITU_URL + key,
-            attr="天地图 Tianditu",
-            name="天地图底图 Tianditu basemap",
-            subdomains="01234567",
-            max_zoom=18,
-        ).add_to(m)
+    layers = []
     for cid in LAYER_ORDER:
         col = registry.get(cid)
-        fields = [(p.name, p.title_zh) for p in col.properties if p.name != "dataset_id"]
-        VectorTileLayer(
-            col.id,
-            col.title,
-            f"/tiles/{col.id}/{{z}}/{{x}}/{{y}}.pbf",
-            STYLES[col.id],
-            fields,
-            show=col.id in SHOWN_BY_DEFAULT,
-        ).add_to(m)
-    ClickPopups(VALUE_LABELS).add_to(m)
-    ProjectSelector(
-        [{"code": p.code, "name": p.name, "bounds": p.bounds} for p in ctx.projects]
-    ).add_to(m)
-    Legend(legends()).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds(bounds)
-    root = m.get_root()
-    root.title = "土整 tuzheng · 规划地图 Map"  # type: ignore[attr-defined]
-    # branca's page template has no lang attribute; the page is Chinese.
-    page = root.render().replace("<html>", '<html lang="zh-CN">', 1)
-    return with_nonce(page, csp_nonce(request))
+        layers.append(
+            {
+                "id": col.id,
+                "title": col.title,
+                "url": f"/tiles/{col.id}/{{z}}/{{x}}/{{y}}.pbf",
+                "style": STYLES[col.id],
+                "fields": [[p.name, p.title_zh] for p in col.properties if p.name != "dataset_id"],
+                "show": col.id in SHOWN_BY_DEFAULT,
+            }
+        )
+    can_review = user is not None and (
+        user.role in (Role.planner, Role.analyst, Role.surveyor, Role.admin)
+    )
+    return {
+        "layers": layers,
+        "labels": VALUE_LABELS,
+        "legend": [
+            {"title": t, "items": [{"label": lb, "colour": c} for lb, c in items]}
+            for t, items in legends()
+        ],
+        "projects": [{"code": p.code, "name": p.name, "bounds": p.bounds} for p in ctx.projects],
+        "bounds": ctx.bounds or GUANGMING_BOUNDS,
+        "landUse": {c.code: c.name_zh for c in land_use_classes(engine).values()},
+        "basemap": basemap(request.app.state.settings),
+        "signedIn": user is not None,
+        "canReview": can_review,
+        "measureMethod": METHOD_ZH,
+        "maxPrintParcels": MAX_PARCELS,
+    }
+
+
+@router.get("/map", response_class=HTMLResponse, include_in_schema=False)
+async def web_map(
+    request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader
+) -> HTMLResponse:
+    """The planners' workbench map: layers, review panel, siting check, tools (Chinese)."""
+    su = await run_in_threadpool(session_of, request, engine)
+    config = await run_in_threadpool(map_config, request, engine, registry, su)
+    return await run_in_threadpool(
+        render,
+        request,
+        "map.html",
+        {"config": config, "csp_nonce": getattr(request.state, "csp_nonce", "")},
+        user=su,
+    )

@@ -128,7 +128,15 @@ _CONFLICT_COLS = [
 ]
 
 
-def _site(r: Any) -> SiteCoverage:
+def site_coverage_from_row(r: Any) -> SiteCoverage:
+    """A site's coverage, conflicts and reasons from one ``analysis_site_coverage``-shaped row.
+
+    The one place the reasons for a planning study (Art. 17, 20) are decided: the review and
+    the siting check (:mod:`spatial.analysis.siting`) both call it. ``r`` maps project_code,
+    site_code, site_name, planned_use, site_area_m2, covered_m2, uncovered_m2 (m², EPSG:4547)
+    and zones (dicts with zone_code, plan_code, plan_name, zone_class, area_m2, compatible,
+    listed, note).
+    """
     zones = [
         ZoneOverlap(
             zone_code=z["zone_code"],
@@ -244,7 +252,7 @@ def plan_coverages(
     for r in rows:
         if r["project_code"] not in sites:
             continue
-        site = _site(r)
+        site = site_coverage_from_row(r)
         sites[r["project_code"]].append(site)
         if geometry and site.uncovered_m2 > 0:
             reason = site.reasons[-1 if site.covered_m2 == 0 else 0]

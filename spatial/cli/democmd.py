@@ -32,3 +32,14 @@ def load(
         raise typer.Exit(2) from exc
     summary = load_into_db(district, get_engine())
     typer.echo(summary)
+
+
+@app.command("unload")
+def unload(
+    by: str = typer.Option("system", "--by", help="user name recorded in the audit log"),
+) -> None:
+    """Withdraw the demo datasets (示例数据); a surveyor's dataset the demo replaced comes back."""
+    from spatial.db import get_engine
+    from spatial.demo import unload_demo
+
+    typer.echo(unload_demo(get_engine(), by).summary)

@@ -1,7 +1,12 @@
-"""Map styles of the layers: colours and Chinese legends, shared by the web map and notebooks.
+"""Map styles of the layers: colours and Chinese legends, shared by the web map, the printed
+figures (:mod:`spatial.report.figure`) and notebooks.
 
 Ownership category colours come from :data:`spatial.categories.COLOURS`; route labels from
-:mod:`spatial.rules`.
+:mod:`spatial.rules`. The review colours (route, reserve occupied, uncovered, conflicts) are
+taken from the Okabe–Ito palette (reserve occupied: dark grey), chosen so that a planner
+with any common colour-vision deficiency cannot confuse the city route with reserve land
+occupied (a test simulates protanopia, deuteranopia and tritanopia and checks the colour
+distance of every pair).
 """
 
 from __future__ import annotations
@@ -12,11 +17,36 @@ from spatial.categories import COLOURS, OwnershipCategory
 from spatial.procedure.steps import OVERDUE_COLOUR, PHASES
 from spatial.rules import ROUTE_LABELS_ZH, Route
 
-ROUTE_COLOURS: dict[Route, str] = {
-    Route.district: "#2e7d32",
-    Route.city: "#c62828",
+OKABE_ITO = {
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
 }
-"""Retained land by approval route: district approval green, city submission red."""
+"""The Okabe–Ito colour-blind-safe palette (Okabe & Ito 2008)."""
+
+ROUTE_COLOURS: dict[Route, str] = {
+    Route.district: OKABE_ITO["bluish_green"],
+    Route.city: OKABE_ITO["vermillion"],
+}
+"""Retained land by approval route: district approval bluish green, city submission vermillion."""
+
+OCCUPIED_COLOUR = "#333333"
+"""Reserve land occupied by retained land: dark grey shading over the site (never red, which
+is the city route; not blue, which tritanopes confuse with the district green)."""
+UNCOVERED_COLOUR = OKABE_ITO["yellow"]
+"""Parts of sites not covered by statutory plans."""
+CONFLICT_COLOUR = OKABE_ITO["reddish_purple"]
+"""Parts of sites whose planned use conflicts with the zone."""
+CANDIDATE_COLOUR = "#000000"
+"""Outline of a candidate site in the siting check."""
+RESERVE_COLOUR = "#8d6e63"
+"""State reserve land (context)."""
+PLAN_COLOUR = "#7b1fa2"
+"""Statutory plan zone outlines (context)."""
 
 LAYER_ORDER = (
     "statutory_plans",
@@ -61,7 +91,7 @@ STYLES: dict[str, dict[str, Any]] = {
             "color": "#5d4037",
             "weight": 1.2,
             "fill": True,
-            "fillColor": "#8d6e63",
+            "fillColor": RESERVE_COLOUR,
             "fillOpacity": 0.35,
         }
     },
@@ -78,28 +108,28 @@ STYLES: dict[str, dict[str, Any]] = {
     },
     "uncovered": {
         "base": {
-            "color": "#e65100",
+            "color": "#8a7a00",
             "weight": 1,
             "fill": True,
-            "fillColor": "#ff9800",
+            "fillColor": UNCOVERED_COLOUR,
             "fillOpacity": 0.6,
         }
     },
     "conflicts": {
         "base": {
-            "color": "#4a148c",
+            "color": "#7a3b63",
             "weight": 1,
             "fill": True,
-            "fillColor": "#9c27b0",
+            "fillColor": CONFLICT_COLOUR,
             "fillOpacity": 0.6,
         }
     },
     "reserve_overlaps": {
         "base": {
-            "color": "#b71c1c",
+            "color": "#000000",
             "weight": 1.5,
             "fill": True,
-            "fillColor": "#ff1744",
+            "fillColor": OCCUPIED_COLOUR,
             "fillOpacity": 0.6,
         }
     },
@@ -143,10 +173,10 @@ def legends() -> list[tuple[str, list[tuple[str, str]]]]:
         (
             "分析结果 Analysis",
             [
-                ("占用国有储备土地 Reserve land occupied", "#ff1744"),
-                ("法定图则未覆盖 Not covered by plans", "#ff9800"),
-                ("需调整法定图则 Use conflicts", "#9c27b0"),
-                ("国有储备土地 State reserve land", "#8d6e63"),
+                ("占用国有储备土地 Reserve land occupied", OCCUPIED_COLOUR),
+                ("法定图则未覆盖 Not covered by plans", UNCOVERED_COLOUR),
+                ("需调整法定图则 Use conflicts", CONFLICT_COLOUR),
+                ("国有储备土地 State reserve land", RESERVE_COLOUR),
                 ("法定图则 Statutory plan zones", "#ce93d8"),
             ],
         ),

@@ -1,0 +1,131 @@
+"""Demo data (示例数据) in the store: whether it is loaded, and unloading it.
+
+The demo district (``data/demo.py``) is loaded as datasets with ``uploaded_by = 'demo'``.
+Every page marks it ``示例数据`` while one of them is active. :func:`unload_demo` withdraws
+them; it never touches a surveyor's dataset.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+
+DEMO_UPLOADER = "demo"
+"""``datasets.uploaded_by`` of the demo's datasets."""
+
+
+class DemoUnload(BaseModel):
+    """What unloading the demo did: the datasets withdrawn and those brought back."""
+
+    withdrawn: list[int]
+    """Active demo datasets now superseded."""
+    restored: list[int]
+    """Surveyors' datasets the demo had replaced, active again (the latest per layer)."""
+
+    @property
+    def summary(self) -> str:
+        """One line, Chinese and English."""
+        if not self.withdrawn:
+            return "未加载示例数据 no demo data was loaded"
+        back = f"，恢复数据集 {self.restored}" if self.restored else ""
+        return f"已卸载示例数据 demo unloaded: 数据集 datasets {self.withdrawn} withdrawn{back}"
+
+
+def demo_active(engine: Engine) -> bool:
+    """True while any active dataset is the demo's."""
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM datasets "
+                    "WHERE status = 'active' AND uploaded_by = :demo)"
+                ),
+                {"demo": DEMO_UPLOADER},
+            ).scalar_one()
+        )
+
+
+def unload_demo(engine: Engine, user_name: str = "system") -> DemoUnload:
+    """Withdraw every active demo dataset, in one transaction under the layers' locks.
+
+    Each active demo dataset becomes ``superseded`` (it stays in the version history, as any
+    replaced dataset does). Where the demo had replaced a surveyor's dataset of the same
+    layer, the latest such dataset becomes active again; a layer without one is left empty.
+    The unload is audited. ``data.demo.load_demo_if_empty`` does not load the demo again into
+    a store it was unloaded from.
+
+    Examples
+    --------
+    >>> unload_demo(engine).withdrawn  # doctest: +SKIP
+    [1, 2, 3, 4, 5]
+    """
+    from spatial.datasets import lock_layer
+
+    with engine.begin() as conn:
+        layers = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT DISTINCT layer::text FROM datasets "
+                    "WHERE status = 'active' AND uploaded_by = :demo ORDER BY 1"
+                ),
+                {"demo": DEMO_UPLOADER},
+            )
+        ]
+        withdrawn: list[int] = []
+        restored: list[int] = []
+        for layer in layers:
+            lock_layer(conn, layer)
+            ids = conn.execute(
+                text(
+                    "UPDATE datasets SET status = 'superseded', superseded_at = now() "
+                    "WHERE layer = CAST(:layer AS layer_name) AND status = 'active' "
+                    "AND uploaded_by = :demo RETURNING id"
+                ),
+                {"layer": layer, "demo": DEMO_UPLOADER},
+            ).scalars()
+            withdrawn.extend(int(i) for i in ids)
+            still = conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM datasets "
+                    "WHERE layer = CAST(:layer AS layer_name) AND status = 'active')"
+                ),
+                {"layer": layer},
+            ).scalar_one()
+            if not still:
+                back = conn.execute(
+                    text(
+                        "UPDATE datasets SET status = 'active', superseded_at = NULL "
+                        "WHERE id = (SELECT id FROM datasets "
+                        "WHERE layer = CAST(:layer AS layer_name) AND status = 'superseded' "
+                        "AND uploaded_by <> :demo ORDER BY superseded_at DESC NULLS LAST, "
+                        "id DESC LIMIT 1) RETURNING id"
+                    ),
+                    {"layer": layer, "demo": DEMO_UPLOADER},
+                ).scalar_one_or_none()
+                if back is not None:
+                    restored.append(int(back))
+        if withdrawn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (user_name, action, target, detail) "
+                    "VALUES (:u, 'demo_unload', 'datasets', "
+                    "jsonb_build_object('withdrawn', CAST(:w AS jsonb), "
+                    "'restored', CAST(:r AS jsonb)))"
+                ),
+                {"u": user_name, "w": str(sorted(withdrawn)), "r": str(sorted(restored))},
+            )
+    return DemoUnload(withdrawn=sorted(withdrawn), restored=sorted(restored))
+
+
+def demo_was_unloaded(engine: Engine) -> bool:
+    """True if demo datasets exist but none is active (someone unloaded the demo)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FROM datasets "
+                "WHERE uploaded_by = :demo"
+            ),
+            {"demo": DEMO_UPLOADER},
+        ).one()
+    return row[1] > 0 and row[0] == 0
