@@ -72,6 +72,7 @@ def create_app(
             layers,
             settings.tile_cache_bytes,
             settings.tile_connections,
+            settings.tile_warm_tiles,
         )
         app.state.tiles.start()
         try:

@@ -34,3 +34,5 @@ class ApiSettings(BaseSettings):
     """Largest request body of a route that takes no file (JSON, forms); larger ones get 413."""
     tile_connections: int = 8
     """Database connections rendering tiles at once (a fixed pool of the tile service)."""
+    tile_warm_tiles: int = 2000
+    """Tiles rendered ahead after a change (the projects' views); 0 turns warming off."""

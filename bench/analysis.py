@@ -13,7 +13,15 @@ project). Then, in one run:
    includes the loading.
 
 It prints both times, the ratio, whether the two agree on every project's route, occupied
-total and planning-study flag, and the PostgreSQL / PostGIS / GEOS versions.
+total and planning-study flag, and the PostgreSQL / PostGIS / GEOS versions. The review reads
+the stored analysis results (migration 0013), so it also times:
+
+3. ``review_project`` for every project (median, p99, max);
+4. a parcels upload that touches one project: the city's parcels read back, the categories of
+   one project's parcels changed, loaded as a new version (the bulk path of an upload) and
+   published; the time the publish's commit takes (the stored results are refreshed inside
+   it), what the refresh recomputed, a check of that project against the live views, and the
+   same for the restore of the first version; next to a full recompute of every result.
 
 Usage::
 
@@ -28,6 +36,7 @@ than the baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -286,6 +295,82 @@ def counts(engine: Engine) -> str:
     )
 
 
+def one_project_reviews(engine: Engine, codes: list[str]) -> str:
+    """``review_project`` (with its evidence geometry) for every project: median, p99, max."""
+    from spatial.analysis import review_project
+
+    ms = []
+    for code in codes:
+        t = time.perf_counter()
+        review_project(engine, code)
+        ms.append((time.perf_counter() - t) * 1000)
+    ms.sort()
+    out = (
+        f"review_project median {ms[len(ms) // 2]:.0f} ms, p99 {ms[int(0.99 * len(ms))]:.0f} ms, "
+        f"max {ms[-1]:.0f} ms over {len(ms)} projects"
+    )
+    log(out)
+    return out
+
+
+def one_project_upload(engine: Engine, project: str) -> str:
+    """A new parcels version differing in one project's parcels, published; then restored."""
+    from spatial import datasets
+    from spatial.analysis.stored import compare_with_live, refresh_all, results_state
+
+    t = time.perf_counter()
+    parcels = gpd.read_postgis(
+        "SELECT code, category::text AS category, project_code, owner, geom FROM current_parcels",
+        engine,
+        geom_col="geom",
+    )
+    log(f"  read back {len(parcels)} parcels in {time.perf_counter() - t:.1f} s")
+    mine = parcels["project_code"] == project
+    flip = {"state_owned": "collective", "collective": "state_owned"}
+    parcels.loc[mine, "category"] = parcels.loc[mine, "category"].map(lambda c: flip.get(c, c))
+    columns = {c: parcels[c] for c in ("code", "category", "project_code", "owner")}
+    with engine.connect() as conn:
+        (v1,) = conn.execute(
+            text("SELECT id FROM datasets WHERE layer = 'parcels' AND status = 'active'")
+        ).one()
+    with engine.begin() as conn:
+        ds = datasets.new_dataset(conn, "parcels", "bench-one-project", "bench")
+    t = time.perf_counter()
+    datasets.bulk_load(engine, "parcels", ds, columns, parcels.geometry.values.to_numpy())
+    loaded = time.perf_counter() - t
+    conn = engine.connect()
+    tx = conn.begin()
+    t = time.perf_counter()
+    datasets.publish(conn, "parcels", ds)
+    t_publish = time.perf_counter() - t
+    t = time.perf_counter()
+    tx.commit()
+    t_commit = time.perf_counter() - t
+    conn.close()
+    detail = {s.name: s.detail for s in results_state(engine)}["ledgers"] or {}
+    check = compare_with_live(engine, [project])
+    t = time.perf_counter()
+    datasets.restore(engine, v1)
+    t_restore = time.perf_counter() - t
+    back = {s.name: s.detail for s in results_state(engine)}["ledgers"] or {}
+    t = time.perf_counter()
+    full = refresh_all(engine)
+    t_full = time.perf_counter() - t
+    with engine.begin() as c:  # the bench's version: its (detached) table, then its row
+        c.execute(text(f"DROP TABLE IF EXISTS parcels_ds_{int(ds)}"))
+        c.execute(text("DELETE FROM datasets WHERE id = :id"), {"id": ds})
+    out = (
+        f"{int(mine.sum())} parcels of {project} changed; load {loaded:.1f} s, publish "
+        f"{t_publish:.2f} s, commit {t_commit:.2f} s (refresh {detail.get('ms')} ms: "
+        f"{detail.get('changed_rows')} changed rows, {detail.get('ledgers')} ledger, "
+        f"{detail.get('compositions')} compositions); stored = live for {project}: "
+        f"{not check}; restore {t_restore:.2f} s (refresh {back.get('ms')} ms); "
+        f"recomputing everything instead: {t_full:.1f} s ({full.get('ms')} ms in SQL)"
+    )
+    log(out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--parcels", type=int, default=1_000_000)
@@ -294,6 +379,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse the loaded bench database")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    ap.add_argument("--no-upload", action="store_true", help="skip the one-project upload")
     args = ap.parse_args()
 
     from spatial.analysis import review_all
@@ -308,11 +394,14 @@ def main() -> None:
     log(counts(engine))
     log(versions(engine))
 
+    # the reviews on a pooled engine, as the app's (spatial.db.get_engine) and notebooks' are:
+    # a new connection costs a SCRAM handshake, several per review
+    pooled = create_engine(engine.url, pool_size=8)
     times = []
     reviews = []
     for i in range(2):
         t = time.perf_counter()
-        reviews = review_all(engine)
+        reviews = review_all(pooled)
         times.append(time.perf_counter() - t)
         log(f"PostGIS review_all, run {i + 1}: {times[-1]:.2f} s ({len(reviews)} projects)")
     ours = {
@@ -326,6 +415,10 @@ def main() -> None:
     routes = pd.Series([v["route"] for v in ours.values()]).value_counts().to_dict()
     study = sum(v["study"] for v in ours.values())
     log(f"routes {routes}; projects needing a planning study: {study}")
+    one = one_project_reviews(pooled, [r.project_code for r in reviews])
+    pooled.dispose()
+    upload = None if args.no_upload else one_project_upload(engine, "GM-ZB-001")
+    log(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.no_baseline:
         engine.dispose()
         return
@@ -339,6 +432,9 @@ def main() -> None:
     print(f"versions       : {versions(engine)}")
     print(f"data           : {counts(engine)}")
     print(f"PostGIS review : {times[0]:.2f} s (first), {times[1]:.2f} s (second)")
+    print(f"one project    : {one}")
+    if upload:
+        print(f"upload 1 proj. : {upload}")
     print(f"geopandas      : {t_base:.2f} s (read_postgis + overlay/sjoin/dissolve)")
     print(f"ratio          : {t_base / times[0]:.1f}x (first), {t_base / times[1]:.1f}x (second)")
     print(f"agreement      : {agree}/{len(ours)} projects (route, total, study) {diff or ''}")

@@ -162,6 +162,8 @@ def main() -> None:
     url = settings.url()
     migrate.upgrade(url)
     engine = create_engine(url, poolclass=pool.NullPool)
+    # CHECKPOINT needs the cluster's superuser (the app role may not: least privilege)
+    admin = create_engine(base.admin_url(), poolclass=pool.NullPool)
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
@@ -186,6 +188,7 @@ def main() -> None:
                     conn.execute(text("TRUNCATE datasets CASCADE"))
                     for tbl in ("bench_ogr", "bench_shp2pgsql", "bench_gpd"):
                         conn.execute(text(f"DROP TABLE IF EXISTS {tbl}"))
+                with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.execute(text("CHECKPOINT"))
 
             gpd_code = (

@@ -18,6 +18,10 @@ from sqlalchemy import Engine, create_engine, pool
 from spatial import localdb, migrate
 from spatial.settings import DatabaseSettings
 
+# Apps built by tests do not warm their tile caches in the background (a warmed tile would
+# turn a test's expected cache miss into a hit); tests/test_tile_warming.py turns it on.
+os.environ.setdefault("TUZHENG_API_TILE_WARM_TILES", "0")
+
 
 @dataclass
 class TestDatabase:

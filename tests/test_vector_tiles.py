@@ -107,11 +107,26 @@ def test_review_attributes_in_retained_land_and_analysis_tiles(small_client):
 def test_low_zoom_drops_features_below_a_pixel(small_client, small_db):
     z10 = tile_of(X0 + 500, Y0 + 500, 10)
     pixel = (WMQ.xy_bounds(z10).right - WMQ.xy_bounds(z10).left) / 256
-    assert 110 < pixel < 200  # the 100 m P1 parcels are smaller, the 200 m P2 parcels larger
-    layer = decode(small_client.get(url("parcels", z10)).content)["parcels"]
+    assert 110 < pixel < 200  # R2 (100 m) is smaller, R1 (300 m) larger
+    layer = decode(small_client.get(url("retained_land", z10)).content)["retained_land"]
     codes = sorted(f["properties"]["code"] for f in layer["features"])
-    assert codes == [f"P2-{k:03d}" for k in range(5)]
-    assert len(codes) == db_count_in_tile(small_db.engine, "current_parcels", z10, pixel)
+    assert codes == ["R1"]
+    assert len(codes) == db_count_in_tile(small_db.engine, "current_retained_land", z10, pixel)
+
+
+def test_low_zoom_parcels_are_a_category_overview(small_client, small_db):
+    """At z10 the 100 m parcels are under a pixel: the tile counts them per category instead."""
+    z10 = tile_of(X0 + 500, Y0 + 500, 10)
+    layer = decode(small_client.get(url("parcels", z10)).content)["parcels"]
+    props = [f["properties"] for f in layer["features"]]
+    assert all(set(p) == {"category", "n", "area_m2"} for p in props)
+    assert sum(p["n"] for p in props) == db_count_in_tile(small_db.engine, "current_parcels", z10)
+    assert sum(p["n"] for p in props) == 105
+    assert sum(p["area_m2"] for p in props) == pytest.approx(100 * 10_000 + 5 * 40_000)
+    assert {p["category"] for p in props} <= set(layers_data.CATEGORIES)
+    # from z14 the tiles hold the parcels themselves
+    z14 = decode(small_client.get(url("parcels", P1_CENTRE_Z14)).content)["parcels"]
+    assert all(f["properties"]["code"].startswith("P1-") for f in z14["features"])
 
 
 def test_gzip_etag_and_cache_headers(small_client):
@@ -139,7 +154,8 @@ def test_empty_tiles_are_always_204(small_client):
     for _ in range(2):  # a miss, then a cache hit
         r = small_client.get(url("parcels", far))
         assert r.status_code == 204 and r.content == b""
-    assert small_client.get("/tiles/parcels/0/0/0.pbf").status_code == 204
+    # a low-zoom tile far from the district: the overview path finds nothing either
+    assert small_client.get("/tiles/parcels/3/0/0.pbf").status_code == 204
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from spatial.analysis.connection import analysis_connection
+from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.projects import project_row
 from spatial.categories import OwnershipCategory
 
@@ -56,24 +56,14 @@ class RetainedLandComposition(BaseModel):
 
 
 _SQL = """
-SELECT r.id, r.project_code, r.code AS site_code, r.name AS site_name, r.land_use,
-       ST_Area(r.geom) AS site_area_m2,
-       c.category, coalesce(c.n, 0) AS n, coalesce(c.area, 0) AS area
-FROM current_retained_land r
-LEFT JOIN LATERAL (
-    SELECT q.category, count(*) AS n, sum(q.area) AS area
-    FROM (
-        SELECT p.category::text AS category, ST_Area(ST_Intersection(p.geom, r.geom)) AS area
-        FROM current_parcels p
-        WHERE p.geom && r.geom AND ST_Intersects(p.geom, r.geom)
-        OFFSET 0
-    ) q
-    WHERE round(q.area::numeric, 2) > 0  -- parcels that only touch the site do not count
-    GROUP BY 1
-) c ON true
-WHERE (CAST(:all AS boolean) OR r.project_code = ANY(:codes))
-ORDER BY r.project_code, r.code, c.category
+SELECT id, project_code, site_code, site_name, land_use, site_area_m2, categories
+FROM analysis_site_composition
+WHERE (CAST(%(all)s AS boolean) OR project_code = ANY(%(codes)s))
+ORDER BY project_code, site_code
 """
+"""Compositions are stored results (migration 0013): ``analysis_site_composition`` holds what
+``analysis_live_site_composition`` computes per site (category → parcel count, m² of the site
+on them), brought up to date when the site or a parcel touching it changes."""
 
 
 def site_compositions(
@@ -81,32 +71,27 @@ def site_compositions(
 ) -> dict[str | None, list[SiteComposition]]:
     """Site compositions grouped by project code, for the given projects (all if None)."""
     with analysis_connection(engine) as conn:
-        rows = (
-            conn.execute(text(_SQL), {"all": codes is None, "codes": list(codes or [])})
-            .mappings()
-            .all()
-        )
-    by_site: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        site = by_site.setdefault(
-            r["id"],
-            {
-                "project_code": r["project_code"],
-                "site_code": r["site_code"],
-                "site_name": r["site_name"],
-                "planned_use": r["land_use"],
-                "site_area_m2": float(r["site_area_m2"]),
-                "categories_m2": {c.value: 0.0 for c in OwnershipCategory},
-                "parcel_count": 0,
-            },
-        )
-        if r["category"] is not None:
-            site["categories_m2"][r["category"]] += float(r["area"])
-            site["parcel_count"] += int(r["n"])
+        rows = fetch_dicts(conn, _SQL, {"all": codes is None, "codes": list(codes or [])})
     out: dict[str | None, list[SiteComposition]] = {}
-    for site in by_site.values():
-        site["no_parcel_m2"] = site["site_area_m2"] - sum(site["categories_m2"].values())
-        out.setdefault(site["project_code"], []).append(SiteComposition(**site))
+    for r in rows:
+        cats = {c.value: 0.0 for c in OwnershipCategory}
+        count = 0
+        for cat, v in (r["categories"] or {}).items():
+            cats[cat] += float(v["area"])
+            count += int(v["n"])
+        site_area = float(r["site_area_m2"])
+        out.setdefault(r["project_code"], []).append(
+            SiteComposition(
+                project_code=r["project_code"],
+                site_code=r["site_code"],
+                site_name=r["site_name"],
+                planned_use=r["land_use"],
+                site_area_m2=site_area,
+                categories_m2=cats,
+                parcel_count=count,
+                no_parcel_m2=site_area - sum(cats.values()),
+            )
+        )
     return out
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from psycopg.rows import dict_row
 from sqlalchemy import Connection, Engine
 
 
@@ -19,3 +21,15 @@ def analysis_connection(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL jit = off")
         yield conn
+
+
+def fetch_dicts(conn: Connection, query: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of ``query`` (psycopg placeholders, ``%(name)s``) as dicts, on ``conn``'s driver.
+
+    For the reads of whole tables of stored results (20,000 sites of a city): psycopg builds
+    the dicts itself, several times faster than SQLAlchemy's result rows.
+    """
+    raw = conn.connection.driver_connection
+    with raw.cursor(row_factory=dict_row) as cur:  # type: ignore[union-attr]
+        cur.execute(query.encode(), params)
+        return cur.fetchall()

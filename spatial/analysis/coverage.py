@@ -19,10 +19,10 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 from pydantic import BaseModel, PrivateAttr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from spatial import rules
-from spatial.analysis.connection import analysis_connection
+from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.geoframe import to_geodataframe
 from spatial.analysis.projects import project_row, project_rows
 
@@ -214,36 +214,25 @@ def plan_coverages(
     engine: Engine, codes: Sequence[str] | None = None, geometry: bool = True
 ) -> dict[str, PlanCoverage]:
     """Plan coverage of several projects in one pass (all current projects if None)."""
-    where = "WHERE project_code = ANY(:codes) " if codes is not None else ""
+    where = "WHERE project_code = ANY(%(codes)s) " if codes is not None else ""
     geom = "ST_AsBinary(geom)" if geometry else "NULL::bytea"
     params = {"codes": list(codes or [])}
     with analysis_connection(engine) as conn:
-        rows = (
-            conn.execute(
-                text(
-                    "SELECT id, project_code, site_code, site_name, planned_use, site_area_m2, "
-                    f"covered_m2, uncovered_m2, zones, {geom} AS wkb "
-                    f"FROM analysis_site_coverage {where}ORDER BY project_code, site_code"
-                ),
-                params,
-            )
-            .mappings()
-            .all()
+        rows = fetch_dicts(
+            conn,
+            "SELECT id, project_code, site_code, site_name, planned_use, site_area_m2, "
+            f"covered_m2, uncovered_m2, zones, {geom} AS wkb "
+            f"FROM analysis_site_coverage {where}ORDER BY project_code, site_code",
+            params,
         )
         conflict_rows: list[Any] = []
         if geometry:
-            conflict_rows = list(
-                conn.execute(
-                    text(
-                        "SELECT project_code, site_code, planned_use, zone_code, zone_class, "
-                        "area_m2, listed, reason_zh, ST_AsBinary(geom) AS wkb "
-                        f"FROM analysis_conflicts {where}ORDER BY project_code, site_code, "
-                        "zone_code"
-                    ),
-                    params,
-                )
-                .mappings()
-                .all()
+            conflict_rows = fetch_dicts(
+                conn,
+                "SELECT project_code, site_code, planned_use, zone_code, zone_class, "
+                "area_m2, listed, reason_zh, ST_AsBinary(geom) AS wkb "
+                f"FROM analysis_conflicts {where}ORDER BY project_code, site_code, zone_code",
+                params,
             )
     projects = [p["code"] for p in project_rows(engine, codes)]
     sites: dict[str, list[SiteCoverage]] = {c: [] for c in projects}

@@ -14,6 +14,10 @@ shows floating-point noise. Each area is given twice: planar in EPSG:4547 (CGCS2
 Gauss-Kruger CM 114E) and ellipsoidal on the CGCS2000 ellipsoid (the geometry transformed to
 EPSG:4490 and measured as a PostGIS geography with ``use_spheroid = true``).
 
+A project's figures are stored results (``analysis_project_ledger``, migration 0013), computed
+by the view ``analysis_live_project_ledger`` and brought up to date in the transaction that
+changes the project's boundary or its parcels; reading them costs no geometry work.
+
 For the whole district (``project_code=None``) the total is the area of the union of all
 current parcels (the surveyed land; there is no district boundary layer), so the only
 correction is the overlaps line.
@@ -28,7 +32,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
-from spatial.analysis.connection import analysis_connection
+from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.projects import project_row
 from spatial.categories import LABELS_EN, LABELS_ZH, OwnershipCategory
 
@@ -158,49 +162,23 @@ def _finish(
 
 _ELLIP = "ST_Area(ST_Transform({g}, 4490)::geography, true)"
 
-_PROJECT_LEDGER_SQL = f"""
-WITH pr AS (
-    SELECT DISTINCT ON (code) code, name, geom FROM current_projects
-    WHERE (CAST(:all AS boolean) OR code = ANY(:codes))
-    ORDER BY code, id
-),
-pc AS (
-    SELECT p.project_code, p.category::text AS category, count(*) AS n,
-           sum(ST_Area(p.geom)) AS planar, sum({_ELLIP.format(g="p.geom")}) AS ellip
-    FROM current_parcels p JOIN pr ON pr.code = p.project_code
-    GROUP BY 1, 2
-),
-un AS (
-    SELECT p.project_code, ST_Union(p.geom) AS g
-    FROM current_parcels p JOIN pr ON pr.code = p.project_code
-    GROUP BY 1
-)
-SELECT pr.code, pr.name,
-       ST_Area(pr.geom) AS b_planar, {_ELLIP.format(g="pr.geom")} AS b_ellip,
-       coalesce(ST_Area(un.g), 0) AS u_planar,
-       coalesce({_ELLIP.format(g="un.g")}, 0) AS u_ellip,
-       coalesce(ST_Area(i.g), 0) AS i_planar,
-       coalesce({_ELLIP.format(g="i.g")}, 0) AS i_ellip,
-       (SELECT coalesce(jsonb_object_agg(pc.category, jsonb_build_object(
-                'n', pc.n, 'planar', pc.planar, 'ellip', pc.ellip)), '{{}}'::jsonb)
-        FROM pc WHERE pc.project_code = pr.code) AS cats
-FROM pr
-LEFT JOIN un ON un.project_code = pr.code
-LEFT JOIN LATERAL (SELECT ST_Intersection(un.g, pr.geom) AS g) i ON true
-ORDER BY pr.code
+_PROJECT_LEDGER_SQL = """
+SELECT code, name, b_planar, b_ellip, u_planar, u_ellip, i_planar, i_ellip, cats
+FROM analysis_project_ledger
+WHERE (CAST(%(all)s AS boolean) OR code = ANY(%(codes)s))
+ORDER BY code
 """
+"""Project ledgers are stored results (migration 0013): ``analysis_project_ledger`` holds what
+the view ``analysis_live_project_ledger`` computes (boundary, union of the project's parcels,
+its intersection with the boundary, category sums), brought up to date when a project boundary
+or its parcels change."""
 
 
 def project_ledgers(engine: Engine, codes: Sequence[str] | None = None) -> dict[str, AreaLedger]:
     """Ledgers of several projects in one set-based query (all current projects if None)."""
     with analysis_connection(engine) as conn:
-        rows = (
-            conn.execute(
-                text(_PROJECT_LEDGER_SQL),
-                {"all": codes is None, "codes": list(codes or [])},
-            )
-            .mappings()
-            .all()
+        rows = fetch_dicts(
+            conn, _PROJECT_LEDGER_SQL, {"all": codes is None, "codes": list(codes or [])}
         )
     out: dict[str, AreaLedger] = {}
     for r in rows:

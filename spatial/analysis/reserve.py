@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import geopandas as gpd
 import pandas as pd
 from pydantic import BaseModel, PrivateAttr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from spatial import rules
-from spatial.analysis.connection import analysis_connection
+from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.geoframe import to_geodataframe
 from spatial.analysis.projects import project_row, project_rows
 from spatial.rules import PublicityPath, Route
@@ -93,11 +93,11 @@ def reserve_occupations(
         "project_total_m2, route, "
         + ("ST_AsBinary(geom) AS wkb " if geometry else "NULL::bytea AS wkb ")
         + "FROM analysis_site_reserve "
-        + ("WHERE project_code = ANY(:codes) " if codes is not None else "")
+        + ("WHERE project_code = ANY(%(codes)s) " if codes is not None else "")
         + "ORDER BY project_code, site_code"
     )
     with analysis_connection(engine) as conn:
-        rows = conn.execute(text(q), {"codes": list(codes or [])}).mappings().all()
+        rows = fetch_dicts(conn, q, {"codes": list(codes or [])})
     projects = project_rows(engine, codes)
     by_project: dict[str, list[SiteReserve]] = {p["code"]: [] for p in projects}
     totals: dict[str, float] = {p["code"]: 0.0 for p in projects}

@@ -3,7 +3,9 @@
 ``review_project`` answers, for one project, the three questions a planner asks of retained
 land: what the land is (ledger and site composition), who approves it (the 3000 m² rule), and
 whether a planning study is needed (statutory-plan coverage and conflicts). ``review_all`` does
-the same for every current project with one set-based query per part (not one per project).
+the same for every current project with one query per part (not one per project). Every part
+is read from the stored analysis results (migration 0013), which the transaction that changes
+an input brings up to date, so a review does no geometry work.
 """
 
 from __future__ import annotations
@@ -159,19 +161,14 @@ def _project_verdict(
 def _reviews(
     engine: Engine, codes: Sequence[str] | None, geometry: bool
 ) -> dict[str, ProjectReview]:
-    # The parts are independent set-based queries: run them on separate connections at once,
-    # so PostgreSQL uses more than one core. For many projects, the two heaviest parts (the
-    # ledger's union of parcels, the site compositions) are also split into two halves.
+    # The parts read stored results (migration 0013): four light queries, run at once.
     projects = project_rows(engine, codes)
-    all_codes = [p["code"] for p in projects]
-    halves = [all_codes[0::2], all_codes[1::2]] if len(all_codes) > 8 else [codes]
-    with ThreadPoolExecutor(max_workers=2 + 2 * len(halves)) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         f_reserves = pool.submit(reserve_occupations, engine, codes, geometry)
         f_coverages = pool.submit(plan_coverages, engine, codes, geometry)
-        f_ledgers = [pool.submit(project_ledgers, engine, h) for h in halves]
-        f_comps = [pool.submit(site_compositions, engine, h) for h in halves]
-        ledgers = {k: v for f in f_ledgers for k, v in f.result().items()}
-        comps = {k: v for f in f_comps for k, v in f.result().items()}
+        f_ledgers = pool.submit(project_ledgers, engine, codes)
+        f_comps = pool.submit(site_compositions, engine, codes)
+        ledgers, comps = f_ledgers.result(), f_comps.result()
         reserves, coverages = f_reserves.result(), f_coverages.result()
     out = {}
     for p in projects:

@@ -13,7 +13,15 @@ app.add_typer(democmd.app, name="demo")
 servecmd.register(app)
 
 # Optional command groups from later modules register themselves here.
-for _mod in ("ingestcmd", "reviewcmd", "datasetscmd", "calendarcmd", "budgetcmd", "procedurecmd"):
+for _mod in (
+    "ingestcmd",
+    "reviewcmd",
+    "datasetscmd",
+    "calendarcmd",
+    "budgetcmd",
+    "procedurecmd",
+    "analysiscmd",
+):
     try:
         _m = __import__(f"spatial.cli.{_mod}", fromlist=["register"])
     except ModuleNotFoundError as _exc:

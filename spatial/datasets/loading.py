@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from spatial.datasets.partitions import index_statements, partition_name, stage_partition
 from spatial.datasets.pgcopy import Builder, chunk_builder
 from spatial.errors import Conflict
+from spatial.layers.overview import load_overview, write_overview
 from spatial.models import STORAGE_SRID
 from spatial.schema import LayerRef, layer_spec
 
@@ -116,6 +117,9 @@ def copy_arrays(
         target = partition_name(layer, dataset_id)
     t0 = time.perf_counter()
     _send(raw_conn, layer, target, build, _bounds(0, n))
+    counts = load_overview(layer_spec(layer).name, columns, geoms)
+    if counts is not None:  # the parcel tiles' low-zoom overview (spatial.layers.overview)
+        write_overview(raw_conn, dataset_id, counts)
     if timings is not None:
         timings["copy_rows"] = round(time.perf_counter() - t0, 3)
     if created:
@@ -238,7 +242,16 @@ def bulk_load(
                     cur.execute(stmt)
             raw.commit()  # type: ignore[union-attr]
 
-    _in_parallel(build_indexes, [g for g in groups if g])
+    # the parcel tiles' low-zoom overview is counted while the server builds the indexes
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="overview") as pool:
+        counting = pool.submit(load_overview, layer_spec(layer).name, columns, geoms)
+        _in_parallel(build_indexes, [g for g in groups if g])
+        counts = counting.result()
+    if counts is not None:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            write_overview(raw, dataset_id, counts)
+            raw.commit()  # type: ignore[union-attr]
     if timings is not None:
         timings["build_indexes"] = round(time.perf_counter() - t0, 3)
     return n

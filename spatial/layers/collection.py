@@ -79,8 +79,9 @@ class Collection:
     properties : tuple of Prop
         The declared schema; the only properties that may be filtered, sorted or selected.
     depends_on : tuple of str
-        Dataset layers (and ``land_use_compatibility``) whose changes change this collection;
-        the tile cache key is built from their active dataset ids.
+        Dataset layers, ``land_use_compatibility`` and :data:`ANALYSIS_RESULTS` whose changes
+        change this collection; a notification naming one invalidates its cached tiles. The
+        tile cache key is built from them (:func:`spatial.layers.tiles.version_sql`).
     tile_properties : tuple of str
         Properties carried in vector tiles (styling and popups); every tile feature also
         carries its ``id``, with which the map's popup fetches the full feature.
@@ -130,14 +131,22 @@ class Collection:
         return sql.SQL("t.{}").format(sql.Identifier(self.id_column))
 
 
+ANALYSIS_RESULTS = "analysis_results"
+"""The stored reserve/coverage/conflict results (migration 0013) as a dependency: their version
+(``analysis_versions.sites``) changes exactly when a refresh rewrites them, and a refresh sends
+``NOTIFY tuzheng_datasets, 'analysis_results'``."""
+
 REVIEW_DEPENDS = (
     Layer.projects.value,
     Layer.retained_land.value,
     Layer.state_reserve_land.value,
     Layer.statutory_plans.value,
     "land_use_compatibility",
+    ANALYSIS_RESULTS,
 )
-"""Layers the project review (and so the review attributes of a layer) depends on."""
+"""What the review results served with a layer depend on: the stored results, and the inputs
+whose changes rewrite them in the same transaction (listed so that a change of an input
+invalidates cached tiles at once, whichever notification the listener reads first)."""
 
 
 def route_label_sql(column: sql.Composable) -> sql.Composable:

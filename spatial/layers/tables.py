@@ -4,7 +4,7 @@ Each served layer becomes a collection of its ``current_*`` view: one property p
 column (a ``code`` column also gets its Chinese label as ``<name>_zh``), the planar area and the
 dataset version, titled with the declared Chinese and English labels. Projects and retained
 land are served with their review results as well (:data:`REVIEW_ATTRIBUTES`), read from the
-analysis views of migration 0003 and never recomputed here.
+stored analysis results (migration 0013), per feature, and never recomputed here.
 """
 
 from __future__ import annotations
@@ -106,11 +106,11 @@ REVIEW_ATTRIBUTES: dict[str, Review] = {
             "tuzheng_approval_route(coalesce(a.reserve_m2, 0)::numeric) AS route, "
             "coalesce(a.uncovered_m2, 0)::float8 AS uncovered_m2, "
             "coalesce(a.conflict_count, 0)::int AS conflict_count "
-            "FROM current_projects p LEFT JOIN ("
-            "SELECT sr.project_code, count(*) AS site_count, sum(sr.area_m2) AS reserve_m2, "
+            "FROM current_projects p LEFT JOIN LATERAL ("
+            "SELECT count(*) AS site_count, sum(sr.area_m2) AS reserve_m2, "
             "sum(cov.uncovered_m2) AS uncovered_m2, sum(cov.conflict_count) AS conflict_count "
             "FROM analysis_site_reserve sr JOIN analysis_site_coverage cov ON cov.id = sr.id "
-            "GROUP BY sr.project_code) a ON a.project_code = p.code"
+            "WHERE sr.project_code = p.code) a ON true"
         ),
         (
             Prop("site_count", "integer", "留用土地宗数", "Retained-land sites"),

@@ -21,14 +21,16 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine
 
 from spatial.layers.collection import Collection
+from spatial.layers.styles import SHOWN_BY_DEFAULT
 from spatial.layers.tiles import TileAddress, render_tile_on
+from spatial.layers.tilewarm import TileWarmer
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,20 @@ class TileCache:
         self.listening = False
         self.hits = 0
         self.misses = 0
+        self.on_invalidate: Callable[[set[str]], None] | None = None
+        """Called with the ids of the collections whose tiles an invalidation dropped."""
+
+    @property
+    def max_bytes(self) -> int:
+        """The cache's size bound (bytes)."""
+        return self._max
+
+    def peek(self, collection: str, z: int, x: int, y: int) -> bool:
+        """Whether the tile is cached at the collection's current version (no LRU update)."""
+        version = self._current.get(collection)
+        return (
+            self.listening and version is not None and (collection, version, z, x, y) in self._tiles
+        )
 
     def get(self, collection: str, z: int, x: int, y: int) -> CachedTile | None:
         """The cached tile at the collection's current version, or None."""
@@ -102,18 +118,33 @@ class TileCache:
         return tile
 
     def put(
-        self, collection: str, version: str, z: int, x: int, y: int, tile: CachedTile, gen: int
+        self,
+        collection: str,
+        version: str,
+        z: int,
+        x: int,
+        y: int,
+        tile: CachedTile,
+        gen: int,
+        warm: bool = False,
     ) -> None:
-        """Store a tile rendered at ``version``; ``gen`` is :attr:`generation` before rendering."""
+        """Store a tile rendered at ``version``; ``gen`` is :attr:`generation` before rendering.
+
+        A ``warm`` tile (rendered ahead by :mod:`spatial.layers.tilewarm`) is not a miss and
+        goes in as the least recently used, so warming never evicts a tile someone asked for.
+        """
         key = (collection, version, z, x, y)
         with self._lock:
-            self.misses += 1
+            if not warm:
+                self.misses += 1
             if gen != self.generation or not self.listening:
                 return  # a change was notified while rendering: don't trust this version
             old = self._tiles.pop(key, None)
             if old is not None:
                 self._bytes -= old.size
             self._tiles[key] = tile
+            if warm:
+                self._tiles.move_to_end(key, last=False)
             self._bytes += tile.size
             self._current[collection] = version
             while self._bytes > self._max and self._tiles:
@@ -131,6 +162,8 @@ class TileCache:
                 self._current.pop(cid, None)
             for key in [k for k in self._tiles if k[0] in affected]:
                 self._bytes -= self._tiles.pop(key).size
+        if self.on_invalidate is not None and affected:
+            self.on_invalidate(affected)
 
     def stats(self) -> dict[str, int]:
         """Entries, bytes, hits, misses and generation (for /health-like diagnostics)."""
@@ -198,6 +231,7 @@ class TileService:
         collections: Iterable[Collection],
         max_bytes: int,
         connections: int = 8,
+        warm_tiles: int = 0,
     ) -> None:
         cols = list(collections)
         # A psycopg pool of its own, fixed size, autocommit: concurrent renders queue for a
@@ -209,7 +243,13 @@ class TileService:
             min_size=min(2, connections),
             max_size=connections,
             # JIT off, as for the app's engine (spatial.db): compiling costs more than a tile.
-            kwargs={"autocommit": True, "prepare_threshold": 1, "options": "-c jit=off"},
+            # No parallel workers either: starting them costs more than most tiles take, and
+            # on a loaded machine a worker's start can take hundreds of milliseconds.
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": 1,
+                "options": "-c jit=off -c max_parallel_workers_per_gather=0",
+            },
             open=False,
             name="tuzheng-tiles",
             # wait at most this long for a connection: while the database is down a tile is
@@ -218,14 +258,27 @@ class TileService:
         )
         self.cache = TileCache({c.id: c.depends_on for c in cols}, max_bytes)
         self.listener = DatasetListener(conninfo, self.cache)
+        # after a change, the tiles planners look at first are rendered ahead (bounded)
+        self.warmer = TileWarmer(
+            conninfo, self.cache, cols, self._live_busy, warm_tiles, SHOWN_BY_DEFAULT
+        )
+        self.cache.on_invalidate = self.warmer.changed
+
+    def _live_busy(self) -> bool:
+        """Whether live requests are rendering tiles or waiting for a pool connection."""
+        stats = self.pool.get_stats()
+        in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+        return in_use > 0 or stats.get("requests_waiting", 0) > 0
 
     def start(self) -> bool:
         """Open the pool and start the NOTIFY listener (until it is up, nothing is cached)."""
         self.pool.open(wait=False)
+        self.warmer.start()
         return self.listener.start()
 
     def stop(self) -> None:
-        """Stop the listener and close every connection of the tile pool."""
+        """Stop the listener and the warmer; close every connection of the tile pool."""
+        self.warmer.stop()
         self.listener.stop()
         self.pool.close()
 

@@ -6,6 +6,8 @@ and the version it is cached under always agree. Below zoom 13, geometries are s
 one tile unit (1/4096 of the tile); below zoom :data:`MIN_SIZE_MAX_ZOOM`, features smaller
 than one screen pixel (1/256 of the tile) are dropped, which keeps low-zoom tiles of a whole
 district small. Rows whose ``geom_3857`` is NULL (empty or broken geometries) are skipped.
+Parcel tiles at zoom 13 and below where parcels are many or smaller than two pixels are a
+category overview instead (:mod:`spatial.layers.overview`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from spatial.errors import BadRequest, NotFound
-from spatial.layers.collection import Collection
+from spatial.layers.collection import ANALYSIS_RESULTS, Collection
 from spatial.layers.features import raw_connection
+from spatial.layers.overview import (
+    DENSITY,
+    density_parameters,
+    live_overview_parameters,
+    live_overview_statement,
+    may_use_overview,
+    overview_parameters,
+    overview_statement,
+    uses_live_overview,
+    wants_overview,
+)
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 MIN_ZOOM = 0
@@ -73,18 +86,29 @@ def parse_tile(z: str, x: str, y: str) -> TileAddress:
 
 
 def version_sql(col: Collection) -> sql.Composable:
-    """An expression giving the collection's data version: its active dataset ids.
+    """An expression giving the collection's data version.
 
-    The version changes exactly when a dataset of a layer the collection depends on is added,
-    published, superseded, restored or deleted (and, for review layers, when the land-use
-    compatibility table changes).
+    For a collection showing stored analysis results (:data:`ANALYSIS_RESULTS` in its
+    ``depends_on``): the version of those results, with the active dataset ids of its own
+    layer for a table layer served with them (projects, retained land). The results are
+    rewritten in the transaction that changes one of their inputs, so this version changes
+    exactly when what the tiles show does. For any other collection: the active dataset ids
+    of the layers it depends on (and a digest of ``land_use_compatibility`` if it depends on
+    it), which change when a dataset is added, published, superseded, restored or deleted;
+    and for the procedure layer the procedure status and the date.
     """
-    layers = [d for d in col.depends_on if d not in ("land_use_compatibility", "procedure")]
-    expr = sql.SQL(
+    analysis = ANALYSIS_RESULTS in col.depends_on
+    pseudo = ("land_use_compatibility", "procedure", ANALYSIS_RESULTS)
+    layers = [d for d in col.depends_on if d not in pseudo and (not analysis or d == col.id)]
+    expr: sql.Composable = sql.SQL(
         "(SELECT coalesce(string_agg(d.id::text, ',' ORDER BY d.id), '') FROM datasets d "
         "WHERE d.status = 'active' AND d.layer::text IN ({}))"
-    ).format(sql.SQL(", ").join(sql.Literal(x) for x in layers))
-    if "land_use_compatibility" in col.depends_on:
+    ).format(sql.SQL(", ").join(sql.Literal(x) for x in layers) if layers else sql.SQL("NULL"))
+    if analysis:
+        expr = sql.SQL(
+            "{} || ';r' || (SELECT version::text FROM analysis_versions WHERE name = 'sites')"
+        ).format(expr)
+    elif "land_use_compatibility" in col.depends_on:
         expr = sql.SQL(
             "{} || ';' || (SELECT coalesce(md5(string_agg(c.planned_use || '/' || c.zone_class"
             " || '/' || c.compatible::text, ',' ORDER BY c.planned_use, c.zone_class)), '') "
@@ -167,12 +191,32 @@ def render_tile_on(
 
     ``conn`` may be in autocommit mode: a single statement sees one snapshot.
     """
-    query = _QUERY_BYTES.get(col.id)
+    overview = False
+    if may_use_overview(col, tile.z):
+        with conn.cursor(binary=True) as cur:
+            cur.execute(DENSITY, density_parameters(tile.z, tile.x, tile.y))
+            n, area = cur.fetchone() or (0, 0.0)
+        overview = wants_overview(tile.z, int(n), float(area))
+    live = overview and uses_live_overview(tile.z)
+    key = col.id + ("/live-overview" if live else "/overview" if overview else "")
+    query = _QUERY_BYTES.get(key)
     if query is None or query[0] is not col:
-        query = (col, tile_statement(col).as_bytes(conn))
-        _QUERY_BYTES[col.id] = query
+        if live:
+            stmt = live_overview_statement(col, version_sql(col))
+        elif overview:
+            stmt = overview_statement(col, version_sql(col))
+        else:
+            stmt = tile_statement(col)
+        query = (col, stmt.as_bytes(conn))
+        _QUERY_BYTES[key] = query
+    if live:
+        params: list[float] = live_overview_parameters(tile.z, tile.x, tile.y, tile.bounds)
+    elif overview:
+        params = overview_parameters(tile.z, tile.x, tile.y, tile.bounds)
+    else:
+        params = tile_parameters(tile)
     with conn.cursor(binary=True) as cur:
-        cur.execute(query[1], tile_parameters(tile))
+        cur.execute(query[1], params)
         row = cur.fetchone()
     assert row is not None
     return RenderedTile(bytes(row[1] or b""), str(row[0]))
