@@ -111,6 +111,7 @@ bench: install test-system-deps db
 	$(PY) bench/copy_encoder.py
 	$(PY) bench/analysis.py
 	$(PY) bench/tiles.py
+	$(PY) bench/bbox.py
 	$(PY) bench/procedure.py
 	$(PY) bench/cql2_parse.py
 

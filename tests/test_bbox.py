@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import layers_data
 import pytest
@@ -50,8 +48,8 @@ def test_the_world_is_clamped_to_the_area_of_use():
     )
 
 
-def test_world_bbox_matches_every_feature_fast(demo_db):
-    """Was: numberMatched 0 on every collection, in 1.2-1.6 s."""
+def test_world_bbox_matches_every_feature(demo_db):
+    """Was: numberMatched 0 on every collection (and 1.2-1.6 s: its cost is in bench/bbox.py)."""
     with demo_db.engine.connect() as conn:
         expected = {
             "parcels": conn.execute(text("SELECT count(*) FROM current_parcels")).scalar_one(),
@@ -76,11 +74,3 @@ def test_world_bbox_matches_every_feature_fast(demo_db):
             ).json()["numberMatched"]
             for k in expected
         }
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            r = c.get(f"{base}/collections/parcels/items", params={"bbox": "-180,-90,180,90"})
-            best = min(best, time.perf_counter() - t0)
-            assert r.json()["numberMatched"] == expected["parcels"]
-        # best of five on this shared, noisy machine: was 1.2-1.6 s
-        assert best < 0.2, best

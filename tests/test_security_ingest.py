@@ -245,13 +245,13 @@ def test_a_geopackage_with_a_view_is_refused_in_seconds_leaving_no_files(
     hostile = _recursive_view(_gpkg(tmp_path / "宗地.gpkg"))
     with layers_data.running_server(db.url, TUZHENG_INGEST_UPLOAD_DIR=str(uploads)) as base:
         for dry in ("true", "false"):
-            started = time.monotonic()
             r = _upload(base, token, hostile, dry_run=dry, source_layer="slow")
-            elapsed = time.monotonic() - started
+            # Refused by the view check, before GDAL runs the view: its recursion never ends,
+            # so had it run, the answer would be the worker's time limit (worker_timeout).
             assert r.status_code == 422, r.text
             assert "slow" in r.json()["message_en"] and "views" in r.json()["message_en"]
-            # refused before GDAL runs the view (which would run until the hour-long timeout)
-            assert elapsed < 20, elapsed
+            codes = [p["code"] for p in r.json()["report"]["problems"]]
+            assert "worker_timeout" not in codes and "worker_cpu_limit" not in codes, codes
         assert list(uploads.iterdir()) == []
     with db.engine.connect() as conn:
         rows = conn.execute(text("SELECT status FROM datasets")).scalars().all()
@@ -275,10 +275,9 @@ def test_cpu_time_is_capped_by_the_file_size(db, tmp_path: Path) -> None:
     settings = IngestSettings(
         upload_dir=tmp_path / "uploads", worker_cpu_base_s=1, worker_cpu_s_per_mb=0
     )
-    started = time.monotonic()
     with pytest.raises(InvalidInput) as info:
         ingest_isolated(heavy, "parcels", engine=db.engine, settings=settings, crs="EPSG:4547")
-    assert time.monotonic() - started < 15
+    # the CPU-time limit stopped it (not the wall-clock one, which is 120 s here)
     assert "CPU" in info.value.message_en and "2 s" in info.value.message_en
     problems = [p["code"] for p in info.value.detail["report"]["problems"]]
     assert problems == ["worker_cpu_limit"]
