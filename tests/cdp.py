@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -56,6 +58,18 @@ class PageRecord:
     screenshot_png: bytes = b""
 
 
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, already ended, do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 class Browser:
     """One headless Chromium process with one page."""
 
@@ -68,6 +82,7 @@ class Browser:
             [binary, *flags, f"--user-data-dir={profile_dir}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes share the group: close() ends all
         )
         port_file = profile_dir / "DevToolsActivePort"
         for _ in range(300):
@@ -208,3 +223,16 @@ class Browser:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        # Chromium's zygote and GPU processes can outlive the browser for a moment and still
+        # write to the profile, so a caller removing it would race them: end the whole group,
+        # and wait until none is left (at most 10 s, then they are killed).
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                return
+            until = time.monotonic() + wait_s
+            while time.monotonic() < until:
+                if not _group_running(self.proc.pid):
+                    return
+                time.sleep(0.05)

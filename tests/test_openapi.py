@@ -78,3 +78,17 @@ def test_docs_pages_use_local_assets_only(demo_client):
         assert demo_client.get(asset).status_code == 200
     assert demo_client.get("/static/js/docs-init.js").status_code == 200
     assert demo_client.get("/vendor/swagger-ui-dist/swagger-ui.css").status_code == 200
+
+
+def test_the_upload_form_names_the_layers_a_surveyor_may_choose(doc):
+    body = doc["paths"]["/uploads"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    ref = body["schema"]["$ref"].rsplit("/", 1)[1]
+    layer = doc["components"]["schemas"][ref]["properties"]["layer"]
+    assert layer["type"] == "string"
+    assert layer["enum"] == [
+        "projects",
+        "parcels",
+        "retained_land",
+        "state_reserve_land",
+        "statutory_plans",
+    ]

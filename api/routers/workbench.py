@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from api.pages import ROLE_LABELS, PageUser, page_requires, render
 from spatial import datasets
-from spatial.ingest.pipeline import ingest_layers
+from spatial.ingest.options import ingest_layers
 from spatial.models import Role
 from spatial.sessions import SessionUser
 

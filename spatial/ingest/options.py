@@ -17,9 +17,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from spatial.errors import InvalidInput
-from spatial.schema import LayerSpec
+from spatial.schema import LayerSpec, declared
 
 Mode = Literal["replace", "append"]
+
+
+def ingest_layers() -> list[LayerSpec]:
+    """The layers surveyors may upload into (declared ``ingest``), in declaration order."""
+    return [spec for spec in declared() if spec.ingest]
+
+
+def _layer_enum(schema: dict[str, Any]) -> None:
+    """The upload layers as the ``layer`` field's enum, read when a schema is made (OpenAPI)."""
+    schema["enum"] = [spec.name for spec in ingest_layers()]
 
 
 class IngestOptions(BaseModel):
@@ -31,7 +41,8 @@ class IngestOptions(BaseModel):
 
     layer: str = Field(
         description="target layer: parcels, retained_land, state_reserve_land, "
-        "statutory_plans, projects"
+        "statutory_plans, projects",
+        json_schema_extra=_layer_enum,
     )
     crs: str | None = Field(
         None, description="EPSG:NNNN or gcj02; overrides the file's own CRS and inference"

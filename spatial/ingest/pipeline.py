@@ -37,20 +37,15 @@ from spatial import datasets
 from spatial.errors import DomainError, InvalidInput, TooLarge
 from spatial.ingest import attributes, crs_detect, encoding, geometry
 from spatial.ingest.containers import Source, check_size, open_source, shapefile_parts
-from spatial.ingest.options import IngestOptions
+from spatial.ingest.options import IngestOptions, ingest_layers
 from spatial.ingest.preview import preview_rows, problem_features
 from spatial.ingest.reader import read_source
 from spatial.ingest.report import IngestReport, Problem
-from spatial.schema import Layer, LayerSpec, declared, layer_spec
+from spatial.schema import Layer, LayerSpec, layer_spec
 from spatial.settings import IngestSettings
 
 _MALFORMED = (ValueError, RuntimeError, OSError, UnicodeError, IndexError, pa.ArrowException)
 """Errors that a corrupt or mutated file can raise deep inside GDAL, Arrow or GEOS."""
-
-
-def ingest_layers() -> list[LayerSpec]:
-    """The layers surveyors may upload into (declared ``ingest``), in declaration order."""
-    return [spec for spec in declared() if spec.ingest]
 
 
 PHASES = ("read", "check", "copy", "index", "publish")
