@@ -71,7 +71,7 @@ def main() -> None:
             for z in args.zooms:
                 before = len(browser.events)
                 browser.evaluate(
-                    "(() => { const m = window[document.querySelector('.folium-map').id];"
+                    "(() => { const m = window.tzMap;"
                     f" m.setView([{lat}, {lon}], {z}, {{animate: false}}); return true; }})()"
                 )
                 browser.settle(6.0)
