@@ -5,7 +5,7 @@ learn what the server can do, so it must be valid OpenAPI **3.0**:
 
 - FastAPI writes JSON Schema 2020-12 (OpenAPI 3.1 style) whatever ``openapi_version`` says;
   :func:`to_openapi30` rewrites the 3.1-only forms (``anyOf`` with ``null`` → ``nullable``,
-  ``const``, ``examples``, numeric ``exclusiveMinimum``, ``contentMediaType``);
+  ``const``, ``examples``, numeric ``exclusiveMinimum``, ``contentMediaType``, ``prefixItems``);
 - the OGC parameters are declared once under ``components/parameters`` as Part 1 and Part 3
   define them (``bbox`` an array of 4–6 numbers, ``limit`` with its default and maximum,
   ``datetime``, ``filter-lang`` with its values), and referenced from the items paths;
@@ -76,6 +76,9 @@ def _schema30(node: Any) -> Any:
         if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
             out[plain] = out.pop(bound)
             out[bound] = True
+    if "prefixItems" in out:  # a tuple (e.g. a bbox): 3.0 has one ``items`` schema
+        first, *others = _schema30(out.pop("prefixItems"))
+        out["items"] = first if all(o == first for o in others) else {"anyOf": [first, *others]}
     if "contentMediaType" in out:
         out.pop("contentMediaType")
         if out.get("type") == "string":

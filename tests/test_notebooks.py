@@ -208,6 +208,10 @@ WRONG_NUMBER = {
         'examples["end"] = [',
         'examples.loc[0, "end"] = "2025-10-15"',
     ),
+    "06_siting.ipynb": (  # the candidate's reserve occupation shown 1 m² high
+        'check = check_siting(engine, "GM-ZB-004", candidate, "R2")',
+        'check = check.model_copy(update={"occupied_reserve_m2": check.occupied_reserve_m2 + 1})',
+    ),
 }
 WRITES = {"03_upload_qa.ipynb", "05_procedure_budget.ipynb"}
 """Notebooks that write to the store: each gets a database of its own, with the demo."""

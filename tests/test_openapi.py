@@ -82,8 +82,10 @@ def test_docs_pages_use_local_assets_only(demo_client):
 
 def test_the_upload_form_names_the_layers_a_surveyor_may_choose(doc):
     body = doc["paths"]["/uploads"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    ref = body["schema"]["$ref"].rsplit("/", 1)[1]
-    layer = doc["components"]["schemas"][ref]["properties"]["layer"]
+    form = doc["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    # the form is the upload options (one declaration) and the file fields
+    (options,) = [s["$ref"].rsplit("/", 1)[1] for s in form["allOf"]]
+    layer = doc["components"]["schemas"][options]["properties"]["layer"]
     assert layer["type"] == "string"
     assert layer["enum"] == [
         "projects",

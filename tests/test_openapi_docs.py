@@ -35,9 +35,9 @@ def test_errors_are_documented_and_public_reads_declare_no_bearer(db):
         if op.get("security"):
             assert op["security"] == [{"HTTPBearer": []}] and {"401", "403"} <= codes
     ops = {(m, p): op for m, p, op in _ops(spec)}
-    assert "401" not in ops[("get", "/collections/{collection_id}/items")]["responses"]
+    assert "401" not in ops[("get", "/collections/{collectionId}/items")]["responses"]
     assert {"401", "403", "413", "422"} <= set(ops[("post", "/uploads")]["responses"])
-    assert ops[("get", "/collections/{collection_id}/queryables")]["responses"]["200"][
+    assert ops[("get", "/collections/{collectionId}/queryables")]["responses"]["200"][
         "content"
     ].keys() >= {"application/schema+json"}
 

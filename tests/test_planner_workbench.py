@@ -85,7 +85,7 @@ def _page_fetch(browser: cdp.Browser, url: str) -> list:
 def test_planner_siting_review_end_to_end(planner_db, tmp_path):
     api = {"Authorization": f"Bearer {planner_db.token}"}
     with layers_data.running_server(planner_db.url) as base:
-        browser = cdp.Browser(tmp_path / "profile", cdp.OFFLINE_FLAGS)
+        browser = cdp.Browser(tmp_path / "profile", extra_flags=cdp.NETWORK_CUT)
         try:
             # --- sign in --------------------------------------------------------------------
             browser.load(f"{base}/login?next=/map")

@@ -53,7 +53,12 @@ def test_restore_the_middle_of_three_versions_through_the_api(db, three_versions
     with make_client(db) as client:
         r = client.post(f"/datasets/{v2}/restore", headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 200, r.text
-    assert r.json() == {"dataset_id": v2, "layer": "parcels", "status": "active"}
+    assert r.json() == {
+        "dataset_id": v2,
+        "layer": "parcels",
+        "status": "active",
+        "superseded_dataset_ids": [v3],  # the version it replaces
+    }
     assert _statuses(db.engine) == [(v1, "superseded"), (v2, "active"), (v3, "superseded")]
     assert _rows(db.engine) == rows2  # owners, categories, geometry bytes and areas, identical
     with db.engine.connect() as conn:
@@ -64,7 +69,7 @@ def test_restore_the_middle_of_three_versions_through_the_api(db, three_versions
             )  # fmt: skip
         ).one()
     assert tuple(audit[:3]) == ("管理员", "dataset.restore", f"dataset:{v2}")
-    assert audit.detail == {"layer": "parcels"}
+    assert audit.detail == {"layer": "parcels", "superseded": [v3]}
     # and back to the newest: the rows are v3's again, byte for byte
     with make_client(db) as client:
         r = client.post(f"/datasets/{v3}/restore", headers={"Authorization": f"Bearer {admin}"})

@@ -75,6 +75,21 @@ NOTICE_2027 = {
     "workdays": [],
 }
 
+UPLOADERS = frozenset({Role.admin, Role.surveyor})
+LINE_500_M = {"type": "LineString", "coordinates": [[500_000, 2_510_000], [500_300, 2_510_400]]}
+CANDIDATE = {
+    "project_code": "P1",
+    "planned_use": "M1",
+    "crs": 4547,
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [[500_100, 2_510_100], [500_150, 2_510_100], [500_150, 2_510_150], [500_100, 2_510_100]]
+        ],
+    },
+}
+"""A triangle inside project P1 of tests/layers_data.py, EPSG:4547."""
+
 ROLE_POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/users"): Policy(
         frozenset({Role.admin}),
@@ -126,6 +141,27 @@ ROLE_POLICY: dict[tuple[str, str], Policy] = {
     ),
     ("POST", "/budget/pool/draws"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
     ("POST", "/budget/pool/repayments"): Policy(RECORDERS, lambda ids: {"json": MOVE}),
+    ("POST", "/uploads/staged/{sha256}/publish"): Policy(
+        UPLOADERS, path_params={"sha256": "staged"}, ok=201
+    ),
+    # the kept file is on disk, not in the store: refused callers must leave it (the allowed
+    # call then deletes it); the store is unchanged either way
+    ("DELETE", "/uploads/staged/{sha256}"): Policy(
+        UPLOADERS, path_params={"sha256": "staged"}, ok=204, writes=False
+    ),
+    # the workbench tools compute and write nothing, but need a sign-in (and a CSRF token)
+    ("POST", "/measure"): Policy(
+        EVERYONE, lambda ids: {"json": {"geometry": LINE_500_M, "crs": 4547}}, writes=False
+    ),
+    ("POST", "/siting/check"): Policy(EVERYONE, lambda ids: {"json": CANDIDATE}, writes=False),
+    ("POST", "/siting/candidate.{fmt}"): Policy(
+        EVERYONE, lambda ids: {"json": CANDIDATE}, path_params={"fmt": "geojson"}, writes=False
+    ),
+    ("POST", "/siting/suggestions"): Policy(
+        EVERYONE,
+        lambda ids: {"json": {"project_code": "P1", "planned_use": "M1", "area_m2": 2500}},
+        writes=False,
+    ),
 }
 """(method, path) → policy, for every route that changes data. Add yours here."""
 
@@ -215,8 +251,16 @@ def matrix(db, tmp_path):
     wb.save(xlsx)
     with db.engine.connect() as conn:
         event = conn.execute(text("SELECT max(id) FROM procedure_events")).scalar_one()
+    with make_client(db) as client:  # a dry run kept for publishing, by the admin
+        kept = client.post(
+            "/uploads",
+            files={"file": ("宗地.zip", buf.getvalue(), "application/zip")},
+            data={"layer": "parcels", "dry_run": "true", "keep": "true"},
+            headers={"Authorization": f"Bearer {tokens[Role.admin]}"},
+        )
+    assert kept.status_code == 200, kept.text
     ids = {"superseded": str(v1), "zip": buf.getvalue(), "xlsx": xlsx.getvalue(),
-           "event": str(event)}  # fmt: skip
+           "event": str(event), "staged": kept.json()["sha256"]}  # fmt: skip
     session = start_session(db.engine, admin_id)
     return db, tokens, ids, session
 

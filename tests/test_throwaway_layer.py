@@ -110,8 +110,16 @@ def test_a_declared_layer_is_ingested_served_and_tiled(db, trees, tmp_path) -> N
         doc = client.get("/collections/tz_old_trees").json()
         assert doc["title"] == "古树名木保护范围 Protected old trees"
         q = client.get("/collections/tz_old_trees/queryables").json()
-        assert q["properties"]["code"] == {"title": "古树编号 Tree code", "type": "string"}
-        assert q["properties"]["crown_m2"] == {"title": "冠幅面积 Crown area", "type": "number"}
+        assert q["properties"]["code"] == {
+            "title": "古树编号 Tree code",
+            "type": "string",
+            "maxLength": 20,  # the declaration's max_len
+        }
+        assert q["properties"]["crown_m2"] == {
+            "title": "冠幅面积 Crown area",
+            "type": "number",
+            "x-ogc-unit": "m²",
+        }
         assert list(q["properties"]) == [
             "code",
             "species",

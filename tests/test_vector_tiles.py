@@ -258,11 +258,19 @@ def test_bad_geometry_rows_do_not_break_tiles_or_features(db):
         codes = {f["properties"]["code"] for f in decode(r.content)["parcels"]["features"]}
         assert {"P1-000", "P1-001", "BAD-BOWTIE"} <= codes
         assert not codes & {"BAD-NAN", "BAD-EMPTY", "BAD-FAR"}
-        # Below z14 features under a pixel are dropped: a z0 pixel is 156 km, a z5 pixel
-        # 4.9 km, and the largest parcel 200 m, so those tiles over the district are empty
-        # (204, not a 500 from the bad rows), as is the z14 tile at the map's origin.
-        for z, x, y in [(0, 0, 0), (5, 26, 13), (14, 0, 0)]:
-            assert client.get(f"/tiles/parcels/{z}/{x}/{y}.pbf").status_code == 204, z
+        # Below z13 parcels are a category overview (a z0 pixel is 156 km, a z5 pixel 4.9 km,
+        # the largest parcel 200 m): over the district it counts the parcels with a geometry
+        # (not a 500 from the bad rows); the z14 tile at the map's origin is empty.
+        for z, x, y in [(0, 0, 0), (5, 26, 13)]:
+            r = client.get(f"/tiles/parcels/{z}/{x}/{y}.pbf")
+            assert r.status_code == 200, z
+            props = [f["properties"] for f in decode(r.content)["parcels"]["features"]]
+            assert all(set(p) == {"category", "n", "area_m2"} for p in props), z
+            # the 105 parcels and the bow-tie (whose two lobes' signed areas cancel); the NaN,
+            # EMPTY and far rows are not counted
+            assert sum(p["n"] for p in props) == 105 + 1, z
+            assert sum(p["area_m2"] for p in props) == pytest.approx(100 * 10_000 + 5 * 40_000)
+        assert client.get("/tiles/parcels/14/0/0.pbf").status_code == 204
         feats = client.get("/collections/parcels/items", params={"filter": "code LIKE 'BAD%'"})
         assert feats.status_code == 200
         by_code = {f["properties"]["code"]: f for f in feats.json()["features"]}

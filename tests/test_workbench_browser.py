@@ -26,7 +26,6 @@ from spatial.users import add_user
 
 ARTIFACTS = REPO_ROOT / "artifacts"
 PW = "browser-password-1"
-NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 NEW_OWNER = "光明区田寮社区股份合作公司（新）"
 
 
@@ -117,7 +116,7 @@ def scene(db, tmp_path):
 def test_workbench_in_headless_chromium(db, scene, tmp_path):
     upload_dir = tmp_path / "uploads"
     with layers_data.running_server(db.url, TUZHENG_INGEST_UPLOAD_DIR=str(upload_dir)) as base:
-        browser = cdp.Browser(tmp_path / "profile", extra_flags=[NO_NETWORK])
+        browser = cdp.Browser(tmp_path / "profile", extra_flags=cdp.NETWORK_CUT)
         try:
             _surveyor(browser, base, db, scene, upload_dir)
             _admin(browser, base, db, scene)

@@ -16,8 +16,6 @@ Tiles only change when a dataset of a layer changes (migration 0002 makes every 
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -27,6 +25,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine
 
+from spatial.layers.cachedtile import CachedTile
 from spatial.layers.collection import Collection
 from spatial.layers.styles import SHOWN_BY_DEFAULT
 from spatial.layers.tiles import TileAddress, render_tile_on
@@ -35,42 +34,6 @@ from spatial.layers.tilewarm import TileWarmer
 log = logging.getLogger(__name__)
 
 CHANNEL = "tuzheng_datasets"
-
-
-class CachedTile:
-    """A tile ready to send: raw bytes, gzip bytes (made on first use) and a strong ETag.
-
-    Empty tiles have no bytes and are served as 204.
-    """
-
-    __slots__ = ("_gzipped", "data", "etag")
-
-    def __init__(self, data: bytes, etag: str) -> None:
-        self.data = data
-        self.etag = etag
-        self._gzipped: bytes | None = None
-
-    @property
-    def empty(self) -> bool:
-        """True for a tile without features (served as 204)."""
-        return not self.data
-
-    @property
-    def gzipped(self) -> bytes:
-        """The gzip-compressed tile, compressed once on first request."""
-        if self._gzipped is None:
-            self._gzipped = gzip.compress(self.data, 6) if self.data else b""
-        return self._gzipped
-
-    @property
-    def size(self) -> int:
-        """Bytes held in memory (counting a gzip copy as up to the raw size)."""
-        return 2 * len(self.data) + 64
-
-    @classmethod
-    def build(cls, data: bytes) -> CachedTile:
-        """Hash the content into the ETag."""
-        return cls(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
 
 
 class TileCache:

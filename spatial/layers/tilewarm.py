@@ -23,15 +23,44 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 
+from spatial.layers.cachedtile import CachedTile
 from spatial.layers.collection import Collection
 from spatial.layers.tiles import TileAddress, render_tile_on
 
-if TYPE_CHECKING:
-    from spatial.layers.tilecache import CachedTile, TileCache
+
+class WarmableCache(Protocol):
+    """What the warmer needs of :class:`spatial.layers.tilecache.TileCache` (which it serves,
+    and which starts it: a protocol, so the two modules do not import each other)."""
+
+    generation: int
+
+    @property
+    def max_bytes(self) -> int:
+        """The cache's size bound, bytes."""
+        ...
+
+    def peek(self, collection: str, z: int, x: int, y: int) -> bool:
+        """Whether the tile is cached at the collection's current version."""
+        ...
+
+    def put(
+        self,
+        collection: str,
+        version: str,
+        z: int,
+        x: int,
+        y: int,
+        tile: CachedTile,
+        gen: int,
+        warm: bool = False,
+    ) -> None:
+        """Store a tile rendered at ``version`` (``gen``: the generation before rendering)."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +149,7 @@ class TileWarmer:
     def __init__(
         self,
         conninfo: str,
-        cache: TileCache,
+        cache: WarmableCache,
         collections: Iterable[Collection],
         busy: Callable[[], bool],
         max_tiles: int,
@@ -222,8 +251,6 @@ class TileWarmer:
     def _put(
         self, col: Collection, tile: TileAddress, data: bytes, version: str, gen: int
     ) -> CachedTile:
-        from spatial.layers.tilecache import CachedTile
-
         cached = CachedTile.build(data)
         self._cache.put(col.id, version, tile.z, tile.x, tile.y, cached, gen, warm=True)
         return cached
