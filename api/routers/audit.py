@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import Admin, EngineDep
+from api.media import XLSX
 from spatial.audit import MAX_ROWS, audit_csv, audit_entries, audit_xlsx
 
 router = APIRouter(tags=["audit"])
@@ -41,7 +42,7 @@ def audit(
     if format == "xlsx":
         return Response(
             audit_xlsx(rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX,
             headers={"Content-Disposition": 'attachment; filename="audit.xlsx"'},
         )
     return rows

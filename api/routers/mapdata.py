@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from api.deps import EngineDep, Reader, RegistryDep
+from api.media import XLSX
 from spatial.crs import STORAGE, transformer
 from spatial.errors import BadRequest
 from spatial.landuse import LandUseClass, land_use_classes
@@ -76,7 +77,7 @@ def post_measure(body: MeasureIn, _: Reader) -> Measurement:
 
 
 EXPORT_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX,
     "gpkg": "application/geopackage+sqlite3",
     "zip": "application/zip",
 }

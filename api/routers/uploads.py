@@ -32,6 +32,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Admin, EngineDep, IngestSettingsDep, Reader, Uploader
+from api.media import XLSX
 from spatial import datasets
 from spatial.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
 from spatial.ingest import IngestReport
@@ -370,7 +371,7 @@ def upload_report_xlsx(dataset_id: int, user: Reader, engine: EngineDep) -> Resp
     name = f"上传报告-{dataset_id}.xlsx"
     return Response(
         body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={
             "Content-Disposition": f'attachment; filename="upload-report-{dataset_id}.xlsx"; '
             f"filename*=UTF-8''{quote(name)}"
