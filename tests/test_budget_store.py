@@ -383,6 +383,7 @@ def test_hostile_input_gets_a_4xx_never_a_500(db, client, staff):
     )
     assert r.status_code == 422
     assert client.get("/procedure/projects/%00x", headers=p).status_code == 422
+    assert client.get("/projects/GM%00/review", headers=p).status_code == 422
     bad_notice = {"year": 2027, "reference": "x\x00", "holidays": [], "workdays": []}
     r = client.put("/calendar/years/2027", json=bad_notice, headers=bearer(staff["admin"]))
     assert r.status_code == 422

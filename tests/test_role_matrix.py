@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.deps import SESSION_COOKIE
-from spatial.budget.pool import draw
+from spatial.budget.pool import move
 from spatial.budget.rates import Track
 from spatial.models import Layer
 from spatial.procedure.events import record_event
@@ -232,7 +232,7 @@ def matrix(db, tmp_path):
     layers_data.load_layer(db.engine, Layer.parcels, layers_data.parcel_rows()[3:5])
     layers_data.load_layer(db.engine, Layer.projects, layers_data.LAYERS[Layer.projects])
     register_project(db.engine, "P1", Track.land_readiness, False, "setup", "admin")
-    draw(db.engine, "P1", Decimal("1000.00"), date(2026, 11, 30), None, "setup", "admin")
+    move(db.engine, "draw", "P1", Decimal("1000.00"), date(2026, 11, 30), None, "setup", "admin")
     record_event(db.engine, "P1", "entrusted", date(2026, 9, 1), None, "setup", "admin",
                  date(2026, 12, 1))  # fmt: skip
     tokens = {role: add_user(f"u-{role.value}", role, db.engine) for role in Role}

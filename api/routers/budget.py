@@ -6,25 +6,24 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import Engine
 
 from api.deps import EngineDep, Reader
+from api.params import ProjectCode
 from api.routers.procedure_deps import Recorder
 from spatial.budget.items import MAX_XLSX_BYTES, BudgetItem
 from spatial.budget.money import parse_yuan
 from spatial.budget.plan import Budget, compute_budget
-from spatial.budget.pool import PoolStatus, draw, pool_status, repay
+from spatial.budget.pool import MovementKind, PoolStatus, move, pool_status
 from spatial.budget.rates import Track
 from spatial.budget.store import ProjectBudget, import_items_xlsx, project_budget, save_items
 from spatial.errors import InvalidInput, TooLarge
-from spatial.procedure.text import NO_NUL_PATTERN, CleanText
+from spatial.models import User
+from spatial.procedure.text import CleanText
 
 router = APIRouter(prefix="/budget", tags=["budget"])
-
-ProjectCode = Annotated[
-    str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN, description="project code")
-]
 
 
 def _amount(value: object, field: str) -> Decimal:
@@ -126,17 +125,26 @@ def get_pool(user: Reader, engine: EngineDep) -> PoolStatus:
     return pool_status(engine)
 
 
+def _move(engine: Engine, kind: MovementKind, body: PoolMovementIn, user: User) -> PoolStatus:
+    return move(
+        engine,
+        kind,
+        body.project_code,
+        body.amount,
+        body.on_date,
+        body.note,
+        user.name,
+        user.role.value,
+    )
+
+
 @router.post("/pool/draws", response_model=PoolStatus)
 def post_draw(body: PoolMovementIn, user: Recorder, engine: EngineDep) -> PoolStatus:
     """Draw from the pool (409 beyond what remains)."""
-    return draw(
-        engine, body.project_code, body.amount, body.on_date, body.note, user.name, user.role.value
-    )
+    return _move(engine, "draw", body, user)
 
 
 @router.post("/pool/repayments", response_model=PoolStatus)
 def post_repayment(body: PoolMovementIn, user: Recorder, engine: EngineDep) -> PoolStatus:
     """Repay the pool (409 beyond what the project owes)."""
-    return repay(
-        engine, body.project_code, body.amount, body.on_date, body.note, user.name, user.role.value
-    )
+    return _move(engine, "repay", body, user)

@@ -3,14 +3,17 @@ the Excel ledger (台账)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import EngineDep, Reader
+from api.media import XLSX
+from api.params import ProjectCode
 from api.routers.procedure_deps import Recorder
 from spatial.budget.rates import Track
 from spatial.procedure.events import (
@@ -25,14 +28,10 @@ from spatial.procedure.ledger_xlsx import write_ledger
 from spatial.procedure.projects import Registration, get_registration, register_project
 from spatial.procedure.status import china_today
 from spatial.procedure.steps import RULES, STEPS
-from spatial.procedure.text import NO_NUL_PATTERN, CleanText
+from spatial.procedure.text import CleanText
 
 router = APIRouter(prefix="/procedure", tags=["procedure"])
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ProjectCode = Annotated[
-    str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN, description="project code")
-]
 Today = Annotated[
     date | None, Query(description="the day to compute for (default: today in China)")
 ]
@@ -61,7 +60,9 @@ class CorrectionIn(BaseModel):
 
 
 class StepOut(BaseModel):
-    """A step of the procedure."""
+    """A step of the procedure (read from a :class:`spatial.procedure.steps.Step`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     code: str
     label_zh: str
@@ -69,6 +70,11 @@ class StepOut(BaseModel):
     article: str
     tracks: list[Track]
     repeatable: bool
+
+    @field_validator("tracks", mode="before")
+    @classmethod
+    def _sorted(cls, tracks: Iterable[Track]) -> list[Track]:
+        return sorted(tracks)
 
 
 class RuleOut(BaseModel):
@@ -87,17 +93,7 @@ class RuleOut(BaseModel):
 @router.get("/steps", response_model=list[StepOut])
 def get_steps(user: Reader) -> list[StepOut]:
     """The steps of both tracks, in procedure order."""
-    return [
-        StepOut(
-            code=s.code,
-            label_zh=s.label_zh,
-            label_en=s.label_en,
-            article=s.article,
-            tracks=sorted(s.tracks),
-            repeatable=s.repeatable,
-        )
-        for s in STEPS
-    ]
+    return [StepOut.model_validate(s) for s in STEPS]
 
 
 @router.get("/rules", response_model=list[RuleOut])
@@ -186,12 +182,10 @@ def post_correction(
 
 def _xlsx(body: bytes, name: str) -> Response:
     disposition = f"attachment; filename=\"ledger.xlsx\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        content=body, media_type=XLSX_TYPE, headers={"Content-Disposition": disposition}
-    )
+    return Response(content=body, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
-@router.get("/ledger.xlsx", response_class=Response, responses={200: {"content": {XLSX_TYPE: {}}}})
+@router.get("/ledger.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}})
 def get_ledger(user: Reader, engine: EngineDep, today: Today = None) -> Response:
     """The bureau's ledger (台账) of every registered project: procedure and budget sheets."""
     return _xlsx(write_ledger(engine, None, today or china_today()), "程序预算台账.xlsx")
@@ -200,7 +194,7 @@ def get_ledger(user: Reader, engine: EngineDep, today: Today = None) -> Response
 @router.get(
     "/projects/{code}/ledger.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX_TYPE: {}}}},
+    responses={200: {"content": {XLSX: {}}}},
 )
 def get_project_ledger(
     code: ProjectCode, user: Reader, engine: EngineDep, today: Today = None

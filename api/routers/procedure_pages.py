@@ -8,13 +8,12 @@ to planners and admins only (the API checks the role again).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import EngineDep
 from api.pages import PageUser, render
+from api.params import ProjectCode
 from spatial.budget.money import format_yuan
 from spatial.budget.pool import pool_status
 from spatial.budget.store import project_budget
@@ -24,11 +23,9 @@ from spatial.procedure.events import bureau_list, project_procedure
 from spatial.procedure.report import percent_label
 from spatial.procedure.status import china_today
 from spatial.procedure.steps import PHASES, steps_for
-from spatial.procedure.text import NO_NUL_PATTERN
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-ProjectCode = Annotated[str, Path(min_length=1, max_length=50, pattern=NO_NUL_PATTERN)]
 WRITERS = {Role.planner, Role.admin}
 
 

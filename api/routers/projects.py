@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from api.deps import EngineDep, Reader
 from api.geojson import feature_collection
+from api.media import XLSX
+from api.params import ProjectCode
 from spatial.analysis import (
     ProjectReview,
     ProjectSummary,
@@ -21,9 +23,6 @@ from spatial.analysis import (
 from spatial.report.pdf import write_review_pdf
 
 router = APIRouter(prefix="/projects", tags=["projects"])
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ProjectCode = Annotated[str, Path(min_length=1, max_length=50, description="project code")]
 
 
 @router.get("", response_model=list[ProjectSummary])
@@ -41,7 +40,7 @@ def get_review(code: ProjectCode, user: Reader, engine: EngineDep) -> ProjectRev
 @router.get(
     "/{code}/review.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX_TYPE: {}}}},
+    responses={200: {"content": {XLSX: {}}}},
 )
 def get_review_xlsx(code: ProjectCode, user: Reader, engine: EngineDep) -> Response:
     """The review as an Excel workbook, one sheet per part, Chinese headers (404 if none)."""
@@ -49,9 +48,7 @@ def get_review_xlsx(code: ProjectCode, user: Reader, engine: EngineDep) -> Respo
     disposition = (
         f"attachment; filename=\"review.xlsx\"; filename*=UTF-8''review-{quote(code)}.xlsx"
     )
-    return Response(
-        content=body, media_type=XLSX_TYPE, headers={"Content-Disposition": disposition}
-    )
+    return Response(content=body, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
 @router.get(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
@@ -26,6 +27,7 @@ from spatial.users import audit
 POOL_CAPACITY = Decimal("50000000.00")
 """5000 万元 (Art. 36)."""
 _LOCK_KEY = 360036  # pg_advisory_xact_lock key of the pool
+MovementKind = Literal["draw", "repay"]
 
 
 class PoolMovement(BaseModel):
@@ -103,9 +105,9 @@ def pool_status(engine: Engine) -> PoolStatus:
     )
 
 
-def _move(
+def move(
     engine: Engine,
-    kind: str,
+    kind: MovementKind,
     code: str,
     amount: Decimal,
     on: date,
@@ -113,6 +115,12 @@ def _move(
     user_name: str,
     role: str | None,
 ) -> PoolStatus:
+    """Draw ``amount`` yuan from the pool for project ``code``, or repay it, on day ``on``.
+
+    A draw is refused (409) beyond what the pool has left, a repayment beyond what the project
+    owes; an amount of 0 or less is refused (422). The movement is audited as ``pool.<kind>``.
+    Answers the pool's status after the movement.
+    """
     if amount <= 0:
         raise InvalidInput("金额须大于 0", "the amount must be more than 0", field="amount")
     get_registration(engine, code)
@@ -166,29 +174,3 @@ def _move(
             {"movement_id": mid, "amount": str(amount), "on_date": on.isoformat()},
         )
     return pool_status(engine)
-
-
-def draw(
-    engine: Engine,
-    code: str,
-    amount: Decimal,
-    on: date,
-    note: str | None,
-    user_name: str,
-    role: str | None,
-) -> PoolStatus:
-    """Draw ``amount`` yuan from the pool for project ``code`` (409 beyond what remains)."""
-    return _move(engine, "draw", code, amount, on, note, user_name, role)
-
-
-def repay(
-    engine: Engine,
-    code: str,
-    amount: Decimal,
-    on: date,
-    note: str | None,
-    user_name: str,
-    role: str | None,
-) -> PoolStatus:
-    """Repay ``amount`` yuan to the pool for project ``code`` (409 beyond what it owes)."""
-    return _move(engine, "repay", code, amount, on, note, user_name, role)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from spatial.budget.rates import Track
 from spatial.cli.clicommon import echo_json, fail
 from spatial.errors import DomainError
+
+if TYPE_CHECKING:
+    from spatial.budget.pool import MovementKind
 
 app = typer.Typer(help="预算 Budgets and the adjustment pool.", no_args_is_help=True)
 
@@ -133,10 +138,10 @@ def pool(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 def _pool_move(
-    kind: str, project_code: str, amount: str, on: str, note: str | None, by: str
+    kind: MovementKind, project_code: str, amount: str, on: str, note: str | None, by: str
 ) -> None:
-    from spatial.budget import pool as pool_mod
     from spatial.budget.money import format_yuan
+    from spatial.budget.pool import move
     from spatial.db import get_engine
     from spatial.procedure.actors import user_by_name
     from spatial.roles import Role
@@ -147,39 +152,46 @@ def _pool_move(
     except ValueError as exc:
         typer.echo(f"日期格式错误 / bad date: {on!r}", err=True)
         raise typer.Exit(2) from exc
-    fn = pool_mod.draw if kind == "draw" else pool_mod.repay
     try:
         user = user_by_name(engine, by, [Role.planner])
-        st = fn(
-            engine, project_code, _money(amount, "amount"), day, note, user.name, user.role.value
+        st = move(
+            engine,
+            kind,
+            project_code,
+            _money(amount, "amount"),
+            day,
+            note,
+            user.name,
+            user.role.value,
         )
     except DomainError as exc:
         raise fail(exc) from exc
     typer.echo(f"可用 available {format_yuan(st.available)}")
 
 
-@app.command("draw")
-def draw_cmd(
-    project_code: str,
-    amount: str,
-    on: str = typer.Option(..., "--on", help="date, YYYY-MM-DD"),
-    note: str | None = typer.Option(None, "--note"),
-    by: str = typer.Option(..., "--by"),
-) -> None:
-    """Draw from the Art. 36 pool for a project (refused beyond what remains)."""
-    _pool_move("draw", project_code, amount, on, note, by)
+def _pool_command(kind: MovementKind, doc: str) -> Callable[..., None]:
+    """The ``tuzheng budget <kind>`` command: one pool movement, recorded by a planner."""
+
+    def command(
+        project_code: str,
+        amount: str,
+        on: str = typer.Option(..., "--on", help="date, YYYY-MM-DD"),
+        note: str | None = typer.Option(None, "--note"),
+        by: str = typer.Option(..., "--by"),
+    ) -> None:
+        _pool_move(kind, project_code, amount, on, note, by)
+
+    command.__name__ = f"{kind}_cmd"
+    command.__doc__ = doc
+    return command
 
 
-@app.command("repay")
-def repay_cmd(
-    project_code: str,
-    amount: str,
-    on: str = typer.Option(..., "--on", help="date, YYYY-MM-DD"),
-    note: str | None = typer.Option(None, "--note"),
-    by: str = typer.Option(..., "--by"),
-) -> None:
-    """Repay the Art. 36 pool for a project (refused beyond what it owes)."""
-    _pool_move("repay", project_code, amount, on, note, by)
+_POOL_COMMANDS: tuple[tuple[MovementKind, str], ...] = (
+    ("draw", "Draw from the Art. 36 pool for a project (refused beyond what remains)."),
+    ("repay", "Repay the Art. 36 pool for a project (refused beyond what it owes)."),
+)
+for _kind, _doc in _POOL_COMMANDS:
+    app.command(_kind)(_pool_command(_kind, _doc))
 
 
 def register(root: typer.Typer) -> None:
