@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from spatial.errors import AuthenticationFailed, CsrfFailed
-from spatial.layers.registry import Registry
+from spatial.layers.registry import Collection, Registry
 from spatial.models import Role, User
 from spatial.sessions import SessionUser, resolve_session
 from spatial.settings import IngestSettings
@@ -58,6 +58,17 @@ def get_registry(request: Request) -> Registry:
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+def get_collection(collectionId: str, registry: RegistryDep) -> Collection:  # noqa: N803
+    """The collection of the ``{collectionId}`` path segment (404 for an unknown one).
+
+    ``collectionId`` is the OGC path template's name, which GDAL and QGIS look for.
+    """
+    return registry.get(collectionId)
+
+
+CollectionDep = Annotated[Collection, Depends(get_collection)]
 
 
 def get_ingest_settings(request: Request) -> IngestSettings:

@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from spatial.errors import BadRequest
+
+FormatParam = Annotated[str | None, Query(description="json or html")]
+"""The ``f`` parameter of the pages that answer JSON or HTML (no ``f``: by ``Accept``)."""
 
 
 def refuse_nul(request: Request) -> None:

@@ -8,13 +8,14 @@ the layer registry. Invalid parameters answer 400 (:class:`api.ogc_params.OgcRou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import EngineDep, OpenReader, RegistryDep
-from api.ogc_params import OgcRoute, parse_datetime
+from api.deps import CollectionDep, EngineDep, OpenReader, RegistryDep
+from api.ogc_params import FormatParam, OgcRoute, parse_datetime
 from api.pages import render
 from spatial.bbox import parse_bbox
 from spatial.errors import BadRequest
@@ -149,11 +150,7 @@ def conformance(_: OpenReader) -> JSONResponse:
 
 @router.get("/collections")
 def collections(
-    request: Request,
-    engine: EngineDep,
-    registry: RegistryDep,
-    _: OpenReader,
-    f: Annotated[str | None, Query(description="json or html")] = None,
+    request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader, f: FormatParam = None
 ) -> Response:
     """All layers (table and analysis) as OGC collections."""
     if wants_html(request, f):
@@ -174,51 +171,39 @@ def collections(
 
 @router.get("/collections/{collectionId}")
 def collection(
-    collectionId: str,  # noqa: N803 (the OGC path template's name, which GDAL and QGIS look for)
-    request: Request,
-    engine: EngineDep,
-    registry: RegistryDep,
-    _: OpenReader,
-    f: Annotated[str | None, Query(description="json or html")] = None,
+    request: Request, engine: EngineDep, _: OpenReader, col: CollectionDep, f: FormatParam = None
 ) -> Response:
     """One collection's metadata."""
-    col = registry.get(collectionId)
     doc = _collection_doc(request, col, collection_extent(engine, col))
     if wants_html(request, f):
         return render(request, "collection.html", {"col": col, "doc": doc})
     return _json(doc)
 
 
-@router.get(
-    "/collections/{collectionId}/queryables",
-    responses={200: {"content": {"application/schema+json": {}}}},
-)
-def queryables(
-    collectionId: str,  # noqa: N803
+def _schema_json(
     request: Request,
-    registry: RegistryDep,
-    _: OpenReader,
+    col: Collection,
+    document: str,
+    build: Callable[[Collection, str], dict[str, Any]],
 ) -> JSONResponse:
+    """A JSON Schema ``document`` of ``col``, built by ``build``, identified by its URL."""
+    schema_id = f"{_base(request)}/collections/{col.id}/{document}"
+    return _json(build(col, schema_id), media_type=SCHEMA_JSON)
+
+
+_SCHEMA_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {SCHEMA_JSON: {}}}}
+
+
+@router.get("/collections/{collectionId}/queryables", responses=_SCHEMA_RESPONSES)
+def queryables(request: Request, _: OpenReader, col: CollectionDep) -> JSONResponse:
     """The declared schema: the only properties that may be filtered, sorted or selected."""
-    col = registry.get(collectionId)
-    schema_id = f"{_base(request)}/collections/{col.id}/queryables"
-    return _json(queryables_schema(col, schema_id), media_type=SCHEMA_JSON)
+    return _schema_json(request, col, "queryables", queryables_schema)
 
 
-@router.get(
-    "/collections/{collectionId}/schema",
-    responses={200: {"content": {"application/schema+json": {}}}},
-)
-def schema(
-    collectionId: str,  # noqa: N803
-    request: Request,
-    registry: RegistryDep,
-    _: OpenReader,
-) -> JSONResponse:
+@router.get("/collections/{collectionId}/schema", responses=_SCHEMA_RESPONSES)
+def schema(request: Request, _: OpenReader, col: CollectionDep) -> JSONResponse:
     """JSON Schema of the collection's GeoJSON features (linked as ``describedby``)."""
-    col = registry.get(collectionId)
-    schema_id = f"{_base(request)}/collections/{col.id}/schema"
-    return _json(feature_schema(col, schema_id), media_type=SCHEMA_JSON)
+    return _schema_json(request, col, "schema", feature_schema)
 
 
 def _content_crs(crs: OutputCrs) -> dict[str, str]:

@@ -7,13 +7,11 @@ no web font, no inline script.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.deps import EngineDep, RegistryDep
-from api.ogc_params import OgcRoute
+from api.ogc_params import FormatParam, OgcRoute
 from api.pages import HERE, render, templates
 from api.routers.features import wants_html
 
@@ -29,7 +27,7 @@ def landing(
     request: Request,
     engine: EngineDep,
     registry: RegistryDep,
-    f: Annotated[str | None, Query(description="json or html")] = None,
+    f: FormatParam = None,
 ) -> Response:
     """Landing page: HTML for browsers, JSON for ``?f=json`` or ``Accept: application/json``."""
     base = str(request.base_url).rstrip("/")

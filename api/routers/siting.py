@@ -24,16 +24,25 @@ router = APIRouter(
 )
 
 
-class CandidateIn(BaseModel):
-    """A candidate site: project, planned use, GeoJSON geometry and its CRS."""
+class SiteIn(BaseModel):
+    """What every siting request names: the project, the planned use, the site it replaces.
+
+    Field names are the parameter names of :func:`check_siting` and :func:`suggest_sitings`,
+    which take the request as it was parsed.
+    """
 
     project_code: str = Field(min_length=1, max_length=50)
     planned_use: str = Field(min_length=1, max_length=50)
+    replaces_site_code: str | None = Field(None, max_length=50)
+
+
+class CandidateIn(SiteIn):
+    """A candidate site: project, planned use, GeoJSON geometry and its CRS."""
+
     geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon")
     crs: Literal[4326, 4490, 4547] = Field(
         4326, description="EPSG code of the coordinates (4326/4490 lon/lat, 4547 metres)"
     )
-    replaces_site_code: str | None = Field(None, max_length=50)
     site_code: str = Field("候选", max_length=50, description="code written to the download")
 
 
@@ -43,20 +52,22 @@ class SitingCheckOut(SitingCheck):
     evidence: dict[str, Any]
 
 
-class SuggestIn(BaseModel):
+class SuggestIn(SiteIn):
     """What the suggestions are for."""
 
-    project_code: str = Field(min_length=1, max_length=50)
-    planned_use: str = Field(min_length=1, max_length=50)
     area_m2: float = Field(gt=0, le=10_000_000, description="required site area, m²")
     n: int = Field(5, ge=1, le=5)
-    replaces_site_code: str | None = Field(None, max_length=50)
 
 
 class SuggestionsOut(SitingSuggestions):
     """The suggestions, with their rectangles as GeoJSON (CRS84, ``rank`` property)."""
 
     geojson: dict[str, Any]
+
+
+_NOT_CHECKED = {"geometry", "site_code"}
+"""Fields of :class:`CandidateIn` that :func:`check_siting` does not take by name (the geometry
+is its ``candidate``; the site code only names the download)."""
 
 
 def _check_out(check: SitingCheck) -> SitingCheckOut:
@@ -66,28 +77,14 @@ def _check_out(check: SitingCheck) -> SitingCheckOut:
 @router.post("/check", response_model=SitingCheckOut)
 def post_check(body: CandidateIn, user: Reader, engine: EngineDep) -> SitingCheckOut:
     """Check a candidate site: reserve occupation, project total and route, coverage."""
-    check = check_siting(
-        engine,
-        body.project_code,
-        body.geometry,
-        body.planned_use,
-        replaces_site_code=body.replaces_site_code,
-        crs=body.crs,
-    )
+    check = check_siting(engine, candidate=body.geometry, **body.model_dump(exclude=_NOT_CHECKED))
     return _check_out(check)
 
 
 @router.post("/suggestions", response_model=SuggestionsOut)
 def post_suggestions(body: SuggestIn, user: Reader, engine: EngineDep) -> SuggestionsOut:
     """Up to five placements inside the project boundary, each exactly re-checked."""
-    s = suggest_sitings(
-        engine,
-        body.project_code,
-        body.area_m2,
-        body.planned_use,
-        n=body.n,
-        replaces_site_code=body.replaces_site_code,
-    )
+    s = suggest_sitings(engine, **body.model_dump())
     gdf = gpd.GeoDataFrame(
         {
             "rank": [x.rank for x in s.suggestions],

@@ -116,31 +116,29 @@
     if ($("mapping").files.length) data.append("mapping", $("mapping").files[0]);
     data.append("dry_run", "true");
     data.append("keep", "true");
-    $("check-button").disabled = true;
-    try {
-      const { status, body } = await runUpload("/uploads", data);
-      show(status, body);
-    } catch (err) {
-      showError(err.message);
-    } finally {
-      $("check-button").disabled = false;
-    }
+    await uploadFrom("check-button", "/uploads", data);
   });
 
   $("publish-button").addEventListener("click", async () => {
     if (!current || !current.report.sha256) return;
-    $("publish-button").disabled = true;
-    const data = new FormData();
+    const url = `/uploads/staged/${current.report.sha256}/publish`;
+    await uploadFrom("publish-button", url, new FormData(), () => setPhase("upload", "done"));
+  });
+
+  // One upload request made from a button: the button is disabled while it runs, then the
+  // report is shown (after onDone, if given) or the error.
+  async function uploadFrom(buttonId, url, data, onDone) {
+    $(buttonId).disabled = true;
     try {
-      const { status, body } = await runUpload(`/uploads/staged/${current.report.sha256}/publish`, data);
-      setPhase("upload", "done");
+      const { status, body } = await runUpload(url, data);
+      if (onDone) onDone();
       show(status, body);
     } catch (err) {
       showError(err.message);
     } finally {
-      $("publish-button").disabled = false;
+      $(buttonId).disabled = false;
     }
-  });
+  }
 
   $("discard-button").addEventListener("click", async () => {
     if (!current || !current.report.sha256) return;
