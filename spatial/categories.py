@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import enum
+from spatial.labelled import LabelledEnum
 
 
-class OwnershipCategory(enum.StrEnum):
+class OwnershipCategory(LabelledEnum):
     """The four ownership categories of DOMAIN.md; every parcel has exactly one."""
 
-    collective = "collective"
-    state_farm = "state_farm"
-    incomplete_acquisition = "incomplete_acquisition"
-    state_owned = "state_owned"
-
-    @property
-    def label_zh(self) -> str:
-        """Chinese label, as used in legends and reports."""
-        return LABELS_ZH[self]
-
-    @property
-    def label_en(self) -> str:
-        """English label."""
-        return LABELS_EN[self]
+    collective = "collective", "原农村集体土地", "Original rural collective land"
+    state_farm = "state_farm", "原光明农场国有用地", "Original Guangming state-farm land"
+    incomplete_acquisition = (
+        "incomplete_acquisition",
+        "未完善征（转）收地补偿手续用地",
+        "Land with incomplete acquisition procedures",
+    )
+    state_owned = "state_owned", "国有已出让/已完善手续用地", "State land with complete procedures"
 
 
-LABELS_ZH: dict[OwnershipCategory, str] = {
-    OwnershipCategory.collective: "原农村集体土地",
-    OwnershipCategory.state_farm: "原光明农场国有用地",
-    OwnershipCategory.incomplete_acquisition: "未完善征（转）收地补偿手续用地",
-    OwnershipCategory.state_owned: "国有已出让/已完善手续用地",
-}
-
-LABELS_EN: dict[OwnershipCategory, str] = {
-    OwnershipCategory.collective: "Original rural collective land",
-    OwnershipCategory.state_farm: "Original Guangming state-farm land",
-    OwnershipCategory.incomplete_acquisition: "Land with incomplete acquisition procedures",
-    OwnershipCategory.state_owned: "State land with complete procedures",
-}
+LABELS_ZH: dict[OwnershipCategory, str] = {c: c.label_zh for c in OwnershipCategory}
+LABELS_EN: dict[OwnershipCategory, str] = {c: c.label_en for c in OwnershipCategory}
 
 # Map colours shared by the web map, tiles and notebooks (one place).
 COLOURS: dict[OwnershipCategory, str] = {

@@ -13,10 +13,12 @@ government approves; more than 3000 m² → the city planning and land departmen
 
 from __future__ import annotations
 
-import enum
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pydantic import BaseModel
+
+from spatial.labelled import LabelledEnum
 
 RESERVE_THRESHOLD_M2 = Decimal("3000.00")
 """Threshold of occupied state reserve land, m² (Art. 6, 19, 20). Equal to it → district."""
@@ -33,31 +35,15 @@ COMPARISON = (
 """The comparison, as stated in every result."""
 
 
-class Route(enum.StrEnum):
-    """Approval route of a project's retained-land supply plan."""
+class Route(LabelledEnum):
+    """Approval route of a project's retained-land supply plan (labels: the approving body)."""
 
-    district = "district"
-    city = "city"
-
-    @property
-    def label_zh(self) -> str:
-        """Chinese label of the approving body."""
-        return ROUTE_LABELS_ZH[self]
-
-    @property
-    def label_en(self) -> str:
-        """English label of the approving body."""
-        return ROUTE_LABELS_EN[self]
+    district = "district", "区政府审批", "approved by the district government"
+    city = "city", "报市规划国土部门", "submitted to the city planning and land department"
 
 
-ROUTE_LABELS_ZH: dict[Route, str] = {
-    Route.district: "区政府审批",
-    Route.city: "报市规划国土部门",
-}
-ROUTE_LABELS_EN: dict[Route, str] = {
-    Route.district: "approved by the district government",
-    Route.city: "submitted to the city planning and land department",
-}
+ROUTE_LABELS_ZH: dict[Route, str] = {r: r.label_zh for r in Route}
+ROUTE_LABELS_EN: dict[Route, str] = {r: r.label_en for r in Route}
 
 
 class PublicityPath(BaseModel):
@@ -139,6 +125,30 @@ def approval_route(total_occupied_m2: float | Decimal | None) -> Route:
     <Route.city: 'city'>
     """
     return Route.city if round_area(total_occupied_m2) > RESERVE_THRESHOLD_M2 else Route.district
+
+
+def route_decision(total_occupied_m2: float) -> dict[str, Any]:
+    """The rule applied to a project's total (m², EPSG:4547), as the result models name it.
+
+    ``total_occupied_m2`` (rounded half-up to 0.01 m²), ``total_occupied_unrounded_m2``,
+    ``route`` with ``route_label_zh`` and ``route_label_en``, and the ``publicity`` path of
+    Art. 19: the fields every result that states a project's route carries.
+
+    Examples
+    --------
+    >>> d = route_decision(3000.004)
+    >>> d["total_occupied_m2"], d["route"], d["route_label_en"]
+    (3000.0, <Route.district: 'district'>, 'approved by the district government')
+    """
+    route = approval_route(total_occupied_m2)
+    return {
+        "total_occupied_m2": area_2dp(total_occupied_m2),
+        "total_occupied_unrounded_m2": total_occupied_m2,
+        "route": route,
+        "route_label_zh": route.label_zh,
+        "route_label_en": route.label_en,
+        "publicity": PUBLICITY[route],
+    }
 
 
 def is_positive_area(area_m2: float | Decimal | None) -> bool:

@@ -68,17 +68,7 @@ class ReserveOccupation(BaseModel):
 
 
 def _occupation(code: str, sites: list[SiteReserve], total_raw: float) -> ReserveOccupation:
-    route = rules.approval_route(total_raw)
-    return ReserveOccupation(
-        project_code=code,
-        sites=sites,
-        total_occupied_m2=rules.area_2dp(total_raw),
-        total_occupied_unrounded_m2=total_raw,
-        route=route,
-        route_label_zh=route.label_zh,
-        route_label_en=route.label_en,
-        publicity=rules.PUBLICITY[route],
-    )
+    return ReserveOccupation(project_code=code, sites=sites, **rules.route_decision(total_raw))
 
 
 def reserve_occupations(

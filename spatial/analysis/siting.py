@@ -297,15 +297,7 @@ CROSS JOIN cov CROSS JOIN unc CROSS JOIN others CROSS JOIN overl CROSS JOIN outs
 
 
 def _total(raw: float) -> ProjectTotal:
-    route = rules.approval_route(raw)
-    return ProjectTotal(
-        total_occupied_m2=rules.area_2dp(raw),
-        total_occupied_unrounded_m2=raw,
-        route=route,
-        route_label_zh=route.label_zh,
-        route_label_en=route.label_en,
-        publicity=rules.PUBLICITY[route],
-    )
+    return ProjectTotal(**rules.route_decision(raw))
 
 
 def check_siting(
