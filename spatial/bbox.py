@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import shapely
 from pyproj.exceptions import CRSError
 
@@ -142,3 +143,19 @@ def storage_wkb(b: BBox) -> bytes | None:
     """:func:`storage_shape` as WKB, to bind as ``ST_GeomFromWKB(%s, 4547)``; None if empty."""
     shape = storage_shape(b)
     return None if shape is None else shapely.to_wkb(shape)
+
+
+def union_bounds(boxes: np.ndarray) -> tuple[float, float, float, float]:
+    """The box holding every row of an ``(n, 4)`` array of ``xmin, ymin, xmax, ymax`` (n ≥ 1).
+
+    Examples
+    --------
+    >>> union_bounds(np.array([[0, 0, 1, 1], [2, -1, 3, 0.5]]))
+    (0.0, -1.0, 3.0, 1.0)
+    """
+    return (
+        float(boxes[:, 0].min()),
+        float(boxes[:, 1].min()),
+        float(boxes[:, 2].max()),
+        float(boxes[:, 3].max()),
+    )

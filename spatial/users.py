@@ -22,7 +22,7 @@ from spatial.errors import (
     PermissionDenied,
     RateLimited,
 )
-from spatial.models import AuditLog, Role, User
+from spatial.models import Role, User
 from spatial.settings import SessionSettings
 
 
@@ -68,7 +68,7 @@ def add_user(
                     password_changed_at=datetime.now().astimezone() if pw_hash else None,
                 )
             )
-            record(
+            audit(
                 s,
                 actor,
                 None,
@@ -114,29 +114,18 @@ def require_role(user: User, roles: Iterable[Role | str]) -> None:
         )
 
 
-def record(
-    session: Session,
-    user_name: str,
-    role: str | None,
-    action: str,
-    target: str | None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Add an audit-log row to ``session`` (committed with the change it describes)."""
-    session.add(
-        AuditLog(user_name=user_name, role=role, action=action, target=target, detail=detail or {})
-    )
-
-
 def audit(
-    conn: Connection,
+    conn: Connection | Session,
     user_name: str,
     role: str | None,
     action: str,
     target: str | None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit-log row in the caller's (Core) transaction."""
+    """Add an audit-log row in the caller's transaction (a Core connection or an ORM session).
+
+    The row is committed with the change it describes, or not at all.
+    """
     conn.execute(
         text(
             "INSERT INTO audit_log (user_name, role, action, target, detail) "

@@ -428,17 +428,13 @@ def _declared_crs(declared: str | None, driver: str, geoms: np.ndarray) -> str |
 def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float]:
     import shapely
 
+    from spatial.bbox import union_bounds
+
     b = shapely.bounds(geoms)
     finite = np.isfinite(b).all(axis=1)
     if not finite.any():
         return (float("nan"),) * 4  # type: ignore[return-value]
-    b = b[finite]
-    return (
-        float(b[:, 0].min()),
-        float(b[:, 1].min()),
-        float(b[:, 2].max()),
-        float(b[:, 3].max()),
-    )
+    return union_bounds(b[finite])
 
 
 def _dataset_meta(report: IngestReport) -> dict[str, Any]:
@@ -617,10 +613,10 @@ def record_refusal(
 
 def _audit(eng: Engine, user: str, role: str | None, report: IngestReport) -> None:
     from spatial.db import session_scope
-    from spatial.users import record
+    from spatial.users import audit
 
     with session_scope(eng) as s:
-        record(
+        audit(
             s,
             user,
             role,

@@ -54,6 +54,8 @@ def robust_extent(
     """
     import numpy as np
 
+    from spatial.bbox import union_bounds
+
     if not boxes:
         return None
     b = np.asarray(boxes, dtype=float)
@@ -63,13 +65,7 @@ def robust_extent(
         med = np.median(c)
         mad = max(1.4826 * float(np.median(np.abs(c - med))), MIN_HALF_SPAN_M / k)
         keep &= np.abs(c - med) <= k * mad
-    kept = b[keep]
-    return (
-        float(kept[:, 0].min()),
-        float(kept[:, 1].min()),
-        float(kept[:, 2].max()),
-        float(kept[:, 3].max()),
-    )
+    return union_bounds(b[keep])
 
 
 def map_context(engine: Engine) -> MapContext:

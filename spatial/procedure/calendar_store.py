@@ -28,7 +28,7 @@ from spatial.db import session_scope
 from spatial.errors import InvalidInput
 from spatial.procedure.calendar import WorkingCalendar
 from spatial.procedure.text import CleanText
-from spatial.users import record
+from spatial.users import audit
 
 SEED_ACTOR = "chinese-calendar"
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -286,7 +286,7 @@ def enter_notice(
             text("INSERT INTO calendar_days (notice_id, day, kind, name) VALUES (:n, :d, :k, :m)"),
             [{"n": nid, "d": d, "k": k, "m": m} for d, k, m in days],
         )
-        record(
+        audit(
             s,
             user_name,
             role,

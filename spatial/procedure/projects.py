@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from spatial.budget.rates import TRACK_LABELS_ZH, Track
 from spatial.db import session_scope
 from spatial.errors import NotFound
-from spatial.users import record
+from spatial.users import audit
 
 
 class Registration(BaseModel):
@@ -88,7 +88,7 @@ def register_project(
             ),
             {"c": code, "t": track.value, "p": public_infrastructure, "u": user_name},
         )
-        record(
+        audit(
             s,
             user_name,
             role,
