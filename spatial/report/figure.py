@@ -189,6 +189,75 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+_LayerStyle = tuple[str, str, dict[str, Any]]
+"""A layer of :func:`figure_data` drawn by :func:`render_map_figure`: key, legend label, style."""
+
+_UNDER_SITES: tuple[_LayerStyle, ...] = (
+    (
+        "zones",
+        "法定图则地块",
+        {
+            "facecolor": "#ce93d8",
+            "edgecolor": styles.PLAN_COLOUR,
+            "linewidth": 0.5,
+            "linestyle": "--",
+            "alpha": 0.35,
+        },
+    ),
+    (
+        "reserve",
+        "国有储备土地",
+        {
+            "facecolor": styles.RESERVE_COLOUR,
+            "edgecolor": "#5d4037",
+            "linewidth": 0.6,
+            "alpha": 0.45,
+        },
+    ),
+)
+"""Drawn over the parcels, under the retained-land sites."""
+
+_OVER_SITES: tuple[_LayerStyle, ...] = (
+    (
+        "occupied",
+        "占用国有储备土地",
+        {
+            "facecolor": styles.OCCUPIED_COLOUR,
+            "edgecolor": "#000000",
+            "linewidth": 0.6,
+            "hatch": "////",
+            "alpha": 0.75,
+        },
+    ),
+    (
+        "uncovered",
+        "法定图则未覆盖",
+        {
+            "facecolor": styles.UNCOVERED_COLOUR,
+            "edgecolor": "#8a7a00",
+            "linewidth": 0.6,
+            "hatch": "....",
+        },
+    ),
+    (
+        "conflicts",
+        "需调整法定图则（用途冲突）",
+        {
+            "facecolor": styles.CONFLICT_COLOUR,
+            "edgecolor": "#7a3b63",
+            "linewidth": 0.6,
+            "hatch": "xxx",
+        },
+    ),
+    (
+        "projects",
+        "整备项目范围",
+        {"facecolor": "none", "edgecolor": "#000000", "linewidth": 1.6},
+    ),
+)
+"""Drawn over the retained-land sites (the review's evidence, then the project boundary)."""
+
+
 def render_map_figure(engine: Engine, spec: FigureSpec) -> bytes:
     """Render the map figure of ``spec`` as PNG bytes (deterministic for the same data).
 
@@ -268,23 +337,8 @@ def render_map_figure(engine: Engine, spec: FigureSpec) -> bytes:
                 linewidth=0.2,
                 alpha=0.45,
             )
-        draw(
-            data["zones"],
-            "法定图则地块",
-            facecolor="#ce93d8",
-            edgecolor=styles.PLAN_COLOUR,
-            linewidth=0.5,
-            linestyle="--",
-            alpha=0.35,
-        )
-        draw(
-            data["reserve"],
-            "国有储备土地",
-            facecolor=styles.RESERVE_COLOUR,
-            edgecolor="#5d4037",
-            linewidth=0.6,
-            alpha=0.45,
-        )
+        for key, label, style in _UNDER_SITES:
+            draw(data[key], label, **style)
         sites = data["sites"]
         for route in Route:
             sub = sites[sites["route"] == route.value] if len(sites) else sites
@@ -296,32 +350,8 @@ def render_map_figure(engine: Engine, spec: FigureSpec) -> bytes:
                 edgecolor="#1b1b1b",
                 linewidth=0.8,
             )
-        draw(
-            data["occupied"],
-            "占用国有储备土地",
-            facecolor=styles.OCCUPIED_COLOUR,
-            edgecolor="#000000",
-            linewidth=0.6,
-            hatch="////",
-            alpha=0.75,
-        )
-        draw(
-            data["uncovered"],
-            "法定图则未覆盖",
-            facecolor=styles.UNCOVERED_COLOUR,
-            edgecolor="#8a7a00",
-            linewidth=0.6,
-            hatch="....",
-        )
-        draw(
-            data["conflicts"],
-            "需调整法定图则（用途冲突）",
-            facecolor=styles.CONFLICT_COLOUR,
-            edgecolor="#7a3b63",
-            linewidth=0.6,
-            hatch="xxx",
-        )
-        draw(data["projects"], "整备项目范围", facecolor="none", edgecolor="#000000", linewidth=1.6)
+        for key, label, style in _OVER_SITES:
+            draw(data[key], label, **style)
         for layer in spec.extra:
             gdf = gpd.GeoDataFrame(geometry=list(layer.geometries), crs=4547)
             draw(
@@ -418,31 +448,26 @@ def render_map_figure(engine: Engine, spec: FigureSpec) -> bytes:
                 color="#a00",
                 zorder=10,
             )
-        fig.text(
-            0.5,
-            1 - 5.5 / spec.height_mm,
-            spec.title,
-            ha="center",
-            va="center",
-            fontsize=11,
-            weight="bold",
-            parse_math=False,
-        )
+        _heading(fig, spec, spec.title, 5.5, fontsize=11, weight="bold")
         if spec.subtitle:
-            fig.text(
-                0.5,
-                1 - 10 / spec.height_mm,
-                spec.subtitle,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="#333",
-                parse_math=False,
-            )
+            _heading(fig, spec, spec.subtitle, 10, fontsize=7, color="#333")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=spec.dpi, metadata={"Software": None})
         plt.close(fig)
     return buf.getvalue()
+
+
+def _heading(fig: Any, spec: FigureSpec, text: str, below_top_mm: float, **style: Any) -> None:
+    """A line of ``text`` centred across ``fig``, its middle ``below_top_mm`` under the top."""
+    fig.text(
+        0.5,
+        1 - below_top_mm / spec.height_mm,
+        text,
+        ha="center",
+        va="center",
+        parse_math=False,  # titles are data: "$" is not mathtext
+        **style,
+    )
 
 
 def project_bbox(
