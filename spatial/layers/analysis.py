@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from spatial.layers.collection import REVIEW_DEPENDS, Collection, Prop, route_label_sql
+from spatial.layers.collection import REVIEW_DEPENDS, Collection, Prop, route_zh
 
 
 def _area(title_zh: str, title_en: str, name: str = "area_m2") -> Prop:
@@ -27,18 +27,44 @@ _SITE = (
     Prop("site_code", "string", "留用地编号", "Retained land code"),
     Prop("site_name", "string", "留用地名称", "Retained land name"),
 )
+"""The retained-land site a part belongs to (every analysis layer starts with it)."""
+_SITE_TILES = tuple(p.name for p in _SITE)
+"""The site's properties, carried in every analysis layer's tiles (popups, styling)."""
 
-ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
-    Collection(
-        id="reserve_overlaps",
-        title_zh="留用土地占用国有储备土地",
-        title_en="Retained land on state reserve land",
-        relation="analysis_reserve_overlaps",
+_PLANNED_USE = Prop("planned_use", "string", "规划用途", "Planned land use")
+
+
+def _review_layer(
+    id: str,  # noqa: A002 (the Collection field it sets)
+    title_zh: str,
+    title_en: str,
+    description: str,
+    properties: tuple[Prop, ...],
+    tiles: tuple[str, ...],
+) -> Collection:
+    """A layer of review results: the view ``analysis_<id>`` (migration 0003), integer ``id``,
+    depending on the review inputs and the stored results (:data:`REVIEW_DEPENDS`)."""
+    return Collection(
+        id=id,
+        title_zh=title_zh,
+        title_en=title_en,
+        relation=f"analysis_{id}",
         id_column="id",
         kind="analysis",
-        description="3000 m² rule (Art. 6, 19, 20): occupied parts and the approval route",
-        properties=(
-            *_SITE,
+        description=description,
+        properties=(*_SITE, *properties),
+        depends_on=REVIEW_DEPENDS,
+        tile_properties=(*_SITE_TILES, *tiles),
+    )
+
+
+ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
+    _review_layer(
+        "reserve_overlaps",
+        "留用土地占用国有储备土地",
+        "Retained land on state reserve land",
+        "3000 m² rule (Art. 6, 19, 20): occupied parts and the approval route",
+        (
             Prop(
                 "reserve_codes",
                 "string",
@@ -49,64 +75,31 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             _area("占用面积（平方米）", "Occupied area (m²)"),
             _area("项目合计占用（平方米）", "Project total occupied (m²)", "project_total_m2"),
             Prop("route", "string", "审批路径代码", "Approval route code"),
-            Prop(
-                "route_zh",
-                "string",
-                "审批路径",
-                "Approval route",
-                expr=route_label_sql(sql.SQL("t.route")),
-            ),
+            route_zh(),
         ),
-        depends_on=REVIEW_DEPENDS,
-        tile_properties=(
-            "project_code",
-            "site_code",
-            "site_name",
-            "reserve_codes",
-            "area_m2",
-            "project_total_m2",
-            "route",
-            "route_zh",
-        ),
+        ("reserve_codes", "area_m2", "project_total_m2", "route", "route_zh"),
     ),
-    Collection(
-        id="uncovered",
-        title_zh="法定图则未覆盖部分",
-        title_en="Parts not covered by statutory plans",
-        relation="analysis_uncovered",
-        id_column="id",
-        kind="analysis",
-        description="Art. 17, 20: uncovered parts of retained land need a planning study",
-        properties=(
-            *_SITE,
-            Prop("planned_use", "string", "规划用途", "Planned land use"),
+    _review_layer(
+        "uncovered",
+        "法定图则未覆盖部分",
+        "Parts not covered by statutory plans",
+        "Art. 17, 20: uncovered parts of retained land need a planning study",
+        (
+            _PLANNED_USE,
             _area("留用地面积（平方米）", "Site area (m²)", "site_area_m2"),
             _area("覆盖面积（平方米）", "Covered area (m²)", "covered_m2"),
             _area("未覆盖面积（平方米）", "Uncovered area (m²)"),
             *_REASON,
         ),
-        depends_on=REVIEW_DEPENDS,
-        tile_properties=(
-            "project_code",
-            "site_code",
-            "site_name",
-            "planned_use",
-            "area_m2",
-            "reason_code",
-            "reason_zh",
-        ),
+        ("planned_use", "area_m2", "reason_code", "reason_zh"),
     ),
-    Collection(
-        id="conflicts",
-        title_zh="用途与法定图则冲突",
-        title_en="Planned use conflicts with the zoning",
-        relation="analysis_conflicts",
-        id_column="id",
-        kind="analysis",
-        description="Art. 17, 20: parts whose planned use needs a statutory plan adjustment",
-        properties=(
-            *_SITE,
-            Prop("planned_use", "string", "规划用途", "Planned land use"),
+    _review_layer(
+        "conflicts",
+        "用途与法定图则冲突",
+        "Planned use conflicts with the zoning",
+        "Art. 17, 20: parts whose planned use needs a statutory plan adjustment",
+        (
+            _PLANNED_USE,
             Prop("plan_code", "string", "图则编号", "Plan code"),
             Prop("plan_name", "string", "图则名称", "Plan name"),
             Prop("zone_code", "string", "地块编号", "Zone code"),
@@ -115,16 +108,6 @@ ANALYSIS_COLLECTIONS: tuple[Collection, ...] = (
             _area("冲突面积（平方米）", "Conflicting area (m²)"),
             *_REASON,
         ),
-        depends_on=REVIEW_DEPENDS,
-        tile_properties=(
-            "project_code",
-            "site_code",
-            "site_name",
-            "planned_use",
-            "zone_code",
-            "zone_class",
-            "area_m2",
-            "reason_zh",
-        ),
+        ("planned_use", "zone_code", "zone_class", "area_m2", "reason_zh"),
     ),
 )

@@ -7,6 +7,7 @@ tiles, CQL2), so none of them imports another to get these types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -149,13 +150,17 @@ whose changes rewrite them in the same transaction (listed so that a change of a
 invalidates cached tiles at once, whichever notification the listener reads first)."""
 
 
-def route_label_sql(column: sql.Composable) -> sql.Composable:
-    """``CASE`` mapping a route code column to its Chinese label (from :mod:`spatial.rules`)."""
+def case_sql(column: sql.Composable, mapping: Iterable[tuple[str, str]]) -> sql.Composable:
+    """``CASE column WHEN k THEN v … END`` for the ``(k, v)`` pairs (NULL for any other value)."""
     whens = sql.SQL(" ").join(
-        sql.SQL("WHEN {} THEN {}").format(sql.Literal(r.value), sql.Literal(label))
-        for r, label in ROUTE_LABELS_ZH.items()
+        sql.SQL("WHEN {} THEN {}").format(sql.Literal(k), sql.Literal(v)) for k, v in mapping
     )
     return sql.SQL("CASE {} {} END").format(column, whens)
+
+
+def route_label_sql(column: sql.Composable) -> sql.Composable:
+    """``CASE`` mapping a route code column to its Chinese label (from :mod:`spatial.rules`)."""
+    return case_sql(column, ((r.value, label) for r, label in ROUTE_LABELS_ZH.items()))
 
 
 def route_zh() -> Prop:

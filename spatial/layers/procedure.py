@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from spatial.layers.collection import Collection, Prop
+from spatial.layers.collection import Collection, Prop, case_sql
 from spatial.procedure.steps import PHASES
 
 PROCEDURE_DEPENDS = ("projects", "procedure")
@@ -19,12 +19,7 @@ PROCEDURE_DEPENDS = ("projects", "procedure")
 
 def phase_case_sql(column: sql.Composable) -> sql.Composable:
     """``CASE`` mapping a stage code column to its phase code (from :data:`PHASES`)."""
-    whens = sql.SQL(" ").join(
-        sql.SQL("WHEN {} THEN {}").format(sql.Literal(step), sql.Literal(ph.code))
-        for ph in PHASES
-        for step in ph.steps
-    )
-    return sql.SQL("CASE {} {} END").format(column, whens)
+    return case_sql(column, ((step, ph.code) for ph in PHASES for step in ph.steps))
 
 
 MAP_CLASS = sql.SQL("CASE WHEN t.overdue_count > 0 THEN 'overdue' ELSE {} END").format(
