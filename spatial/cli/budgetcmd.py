@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from spatial.budget.rates import Track
-from spatial.cli.clicommon import echo_json, fail
+from spatial.cli.clicommon import echo_json, fail, parse_day
 from spatial.errors import DomainError
 
 if TYPE_CHECKING:
@@ -147,11 +146,7 @@ def _pool_move(
     from spatial.roles import Role
 
     engine = get_engine()
-    try:
-        day = date.fromisoformat(on)
-    except ValueError as exc:
-        typer.echo(f"日期格式错误 / bad date: {on!r}", err=True)
-        raise typer.Exit(2) from exc
+    day = parse_day(on)
     try:
         user = user_by_name(engine, by, [Role.planner])
         st = move(

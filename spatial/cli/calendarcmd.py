@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import typer
 
+from spatial.cli.clicommon import parse_day
 from spatial.errors import DomainError
 from spatial.procedure.periods import Unit
 
@@ -115,11 +115,7 @@ def period_end_cmd(
     from spatial.procedure.calendar_store import load_calendar
     from spatial.procedure.periods import Period, period_end
 
-    try:
-        day = date.fromisoformat(start)
-    except ValueError as exc:
-        typer.echo(f"日期格式错误 / bad date: {start!r}", err=True)
-        raise typer.Exit(2) from exc
+    day = parse_day(start)
     cal = load_calendar(get_engine())
     period = Period(count, unit)
     try:

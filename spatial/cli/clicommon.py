@@ -1,8 +1,9 @@
-"""Shared bits of the procedure and budget commands: errors and JSON output."""
+"""Shared bits of the commands: errors, dates and JSON output."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import typer
@@ -16,6 +17,20 @@ def fail(exc: DomainError) -> typer.Exit:
     for p in exc.detail.get("problems", []):
         typer.echo(f"  {p.get('message_zh', '')} / {p.get('message_en', '')}", err=True)
     return typer.Exit(1)
+
+
+def usage_error(message: str) -> typer.Exit:
+    """Print what is wrong with the arguments to stderr; exit status 2 (nothing was done)."""
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """``YYYY-MM-DD`` as a date; anything else is a usage error naming ``what`` (exit 2)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise usage_error(f"日期格式错误 / bad {what}: {text!r}") from exc
 
 
 def echo_json(data: Any) -> None:

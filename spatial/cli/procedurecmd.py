@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
 
 from spatial.budget.rates import Track
-from spatial.cli.clicommon import echo_json, fail
+from spatial.cli.clicommon import echo_json, fail, parse_day, usage_error
 from spatial.errors import DomainError
 
 app = typer.Typer(help="程序 Project procedure and deadlines.", no_args_is_help=True)
@@ -41,16 +42,8 @@ def register_cmd(
         typer.echo(f"{reg.project_code} {reg.project_name or ''}: {reg.track_zh}")
 
 
-def _day(text: str | None, what: str = "date"):  # noqa: ANN202 - date | None
-    from datetime import date
-
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        typer.echo(f"日期格式错误 / bad {what}: {text!r}", err=True)
-        raise typer.Exit(2) from exc
+def _day(text: str | None) -> date | None:
+    return None if text is None else parse_day(text)
 
 
 def _print_status(p) -> None:  # noqa: ANN001 - ProjectProcedure
@@ -125,7 +118,7 @@ def record_cmd(
     from spatial.roles import Role
 
     engine = get_engine()
-    day = _day(occurred_on)
+    day = parse_day(occurred_on)
     try:
         user = user_by_name(engine, by, [Role.planner])
         p = record_event(
@@ -152,8 +145,7 @@ def correct_cmd(
     from spatial.roles import Role
 
     if withdraw == (on is not None):
-        typer.echo("give --on DATE or --withdraw (one of them)", err=True)
-        raise typer.Exit(2)
+        raise usage_error("give --on DATE or --withdraw (one of them)")
     engine = get_engine()
     try:
         user = user_by_name(engine, by, [Role.planner])

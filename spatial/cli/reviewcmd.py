@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from spatial.cli.clicommon import usage_error
 from spatial.errors import NotFound
 
 
@@ -46,8 +47,7 @@ def register(app: typer.Typer) -> None:
         from spatial.db import get_engine
 
         if all_projects == (project_code is not None):
-            typer.echo("give a PROJECT_CODE or --all (not both)", err=True)
-            raise typer.Exit(2)
+            raise usage_error("give a PROJECT_CODE or --all (not both)")
         engine = get_engine()
         try:
             reviews = (
