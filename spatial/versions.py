@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 from sqlalchemy import Engine, text
 
-from spatial.errors import InvalidInput, NotFound
+from spatial.datasets.lifecycle import dataset_not_found
+from spatial.errors import InvalidInput
 from spatial.schema import LayerSpec, layer_spec
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _layer_of(engine: Engine, a: int, b: int) -> LayerSpec:
         )
     for ds in (a, b):
         if ds not in rows:
-            raise NotFound(f"数据集不存在：{ds}", f"no dataset {ds}")
+            raise dataset_not_found(ds)
     if rows[a] != rows[b]:
         raise InvalidInput(
             f"只能比较同一图层的版本：数据集 {a} 是 {rows[a]}，数据集 {b} 是 {rows[b]}",

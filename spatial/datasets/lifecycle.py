@@ -28,6 +28,11 @@ from spatial.models import DatasetStatus
 from spatial.schema import LayerRef, layer_spec
 
 
+def dataset_not_found(dataset_id: int) -> NotFound:
+    """The error for a dataset id the store does not know (404)."""
+    return NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+
+
 def lock_layer(conn: Connection, layer: LayerRef, wait: bool = True) -> bool:
     """Take the transaction-scoped advisory lock of ``layer``; False if busy and not waiting."""
     fn = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
@@ -186,7 +191,7 @@ def restore(
             text("SELECT layer, status FROM datasets WHERE id = :id"), {"id": dataset_id}
         ).one_or_none()
         if row is None:
-            raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+            raise dataset_not_found(dataset_id)
         layer = layer_spec(row.layer)
         if row.status not in (DatasetStatus.superseded.value, DatasetStatus.active.value):
             raise Conflict(
@@ -228,7 +233,7 @@ def remove_dataset(engine: Engine, dataset_id: int, user_name: str = "system") -
             {"id": dataset_id},
         ).one_or_none()
         if row is None:
-            raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+            raise dataset_not_found(dataset_id)
         if row.status == DatasetStatus.active.value and row.mode == "replace":
             raise Conflict(
                 f"数据集 {dataset_id} 是以替换方式发布的当前版本，请先恢复其他版本再删除",
@@ -425,5 +430,5 @@ def get_dataset(engine: Engine, dataset_id: int) -> dict[str, Any]:
             .one_or_none()
         )
     if row is None:
-        raise NotFound(f"数据集不存在：{dataset_id}", f"no dataset {dataset_id}")
+        raise dataset_not_found(dataset_id)
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

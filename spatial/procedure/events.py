@@ -95,6 +95,10 @@ _HISTORY = text(
 )
 
 
+def _event_not_found(event_id: int) -> NotFound:
+    return NotFound(f"没有此事项：#{event_id}", f"no procedure event #{event_id}")
+
+
 def _history(conn: Connection, code: str) -> list[EventRow]:
     rows = conn.execute(_HISTORY, {"c": code}).mappings()
     out = []
@@ -330,7 +334,7 @@ def _event_row(conn: Connection, event_id: int) -> Any:
         {"i": event_id},
     ).first()
     if row is None:
-        raise NotFound(f"没有此事项：#{event_id}", f"no procedure event #{event_id}")
+        raise _event_not_found(event_id)
     if row.superseded_by is not None:
         raise Conflict(
             f"事项 #{event_id} 已被 #{row.superseded_by} 更正，请更正最新的记录",
@@ -362,7 +366,7 @@ def correct_event(
             text("SELECT project_code FROM procedure_events WHERE id = :i"), {"i": event_id}
         ).scalar()
         if first is None:
-            raise NotFound(f"没有此事项：#{event_id}", f"no procedure event #{event_id}")
+            raise _event_not_found(event_id)
         conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": f"procedure:{first}"}
         )
