@@ -18,6 +18,7 @@ Policy, applied in this order and reported row by row:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -100,11 +101,23 @@ def rows_text(idx: NDArray, limit: int = 10) -> str:
     return ", ".join(rows) + (f" … (+{len(idx) - limit})" if len(idx) > limit else "")
 
 
+def _row_problem(
+    report: IngestReport, i: int | np.integer, code: str, zh: str, en: str, **kw: Any
+) -> None:
+    """Report :func:`_geometry_problem` ``i`` (an error unless ``severity=`` says otherwise)."""
+    report.add(_geometry_problem(i, code, zh, en, **kw))
+
+
+def _geometry_problem(i: int | np.integer, code: str, zh: str, en: str, **kw: Any) -> Problem:
+    """A problem with the geometry of row ``i`` (0-based; reported 1-based, as surveyors count)."""
+    return Problem(code=code, message_zh=zh, message_en=en, row=int(i) + 1, field="geometry", **kw)
+
+
 def _refuse_rows(
-    report: IngestReport, idx: NDArray, code: str, zh: str, en: str, ok: NDArray, **kw: object
+    report: IngestReport, idx: NDArray, code: str, zh: str, en: str, ok: NDArray, **kw: Any
 ) -> None:
     for i in idx:
-        report.problem(code, zh, en, row=int(i) + 1, field="geometry", **kw)  # type: ignore[arg-type]
+        _row_problem(report, i, code, zh, en, **kw)
     ok[idx] = False
 
 
@@ -159,12 +172,12 @@ def check_geometries(
             wkb_code = int(types[i])
             exotic = wkb_code > GEOMETRYCOLLECTION and wkb_code not in CURVE_TYPES
             name = TYPE_NAMES.get(wkb_code, str(wkb_code)) if exotic else geoms[i].geom_type
-            report.problem(
+            _row_problem(
+                report,
+                i,
                 "geometry_type",
                 f"几何类型 {name} 不是面（此图层只接受 Polygon/MultiPolygon）",
                 f"geometry type {name} is not a polygon (this layer takes Polygon/MultiPolygon)",
-                row=int(i) + 1,
-                field="geometry",
                 value=name,
             )
         ok[idx] = False
@@ -271,12 +284,12 @@ def _repair(out: NDArray, ok: NDArray, report: IngestReport, strict: bool) -> No
     before = shapely.area(out[bad])
     if strict:
         for i, r in zip(bad, reasons, strict=True):
-            report.problem(
+            _row_problem(
+                report,
+                i,
                 "geometry_invalid",
                 f"几何无效：{r}（--strict 模式下拒绝，未修复）",
                 f"invalid geometry: {r} (refused under --strict, not repaired)",
-                row=int(i) + 1,
-                field="geometry",
                 value=str(r),
             )
         ok[bad] = False
@@ -285,25 +298,25 @@ def _repair(out: NDArray, ok: NDArray, report: IngestReport, strict: bool) -> No
     after = np.where(shapely.is_missing(fixed), 0.0, shapely.area(fixed))
     for k, i in enumerate(bad):
         if fixed[k] is None or after[k] <= 0:
-            report.problem(
+            _row_problem(
+                report,
+                i,
                 "geometry_unrepairable",
                 f"几何无效且无法修复为面：{reasons[k]}",
                 f"invalid geometry cannot be repaired into a polygon: {reasons[k]}",
-                row=int(i) + 1,
-                field="geometry",
                 value=str(reasons[k]),
             )
             ok[i] = False
             continue
-        report.problem(
+        _row_problem(
+            report,
+            i,
             "geometry_repaired",
             f"几何无效（{reasons[k]}），已用 make_valid 修复；面积 {before[k]:.2f} → "
             f"{after[k]:.2f} m²",
             f"invalid geometry ({reasons[k]}) repaired with make_valid; area "
             f"{before[k]:.2f} → {after[k]:.2f} m²",
             severity="warning",
-            row=int(i) + 1,
-            field="geometry",
             value=str(reasons[k]),
             area_before_m2=float(before[k]),
             area_after_m2=float(after[k]),
@@ -566,26 +579,24 @@ def overlap_problems(geoms: NDArray, ok: NDArray, area: NDArray, sliver_m2: floa
             )
             for i, j, ar in zip(idx[a], idx[b], inter, strict=True):
                 problems.append(
-                    Problem(
-                        code="overlap",
+                    _geometry_problem(
+                        i,
+                        "overlap",
+                        f"与第 {j + 1} 行重叠 {ar:.2f} m²",
+                        f"overlaps row {j + 1} by {ar:.2f} m²",
                         severity="warning",
-                        row=int(i) + 1,
-                        field="geometry",
                         value=str(int(j) + 1),
-                        message_zh=f"与第 {j + 1} 行重叠 {ar:.2f} m²",
-                        message_en=f"overlaps row {j + 1} by {ar:.2f} m²",
                         area_m2=float(ar),
                     )
                 )
     for i in idx[area[idx] < sliver_m2]:
         problems.append(
-            Problem(
-                code="sliver",
+            _geometry_problem(
+                i,
+                "sliver",
+                f"碎片面积 {area[i]:.3f} m²，小于阈值 {sliver_m2} m²",
+                f"sliver: {area[i]:.3f} m², below the {sliver_m2} m² threshold",
                 severity="warning",
-                row=int(i) + 1,
-                field="geometry",
-                message_zh=f"碎片面积 {area[i]:.3f} m²，小于阈值 {sliver_m2} m²",
-                message_en=f"sliver: {area[i]:.3f} m², below the {sliver_m2} m² threshold",
                 area_m2=float(area[i]),
             )
         )
