@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from spatial.analysis.connection import analysis_connection, fetch_dicts
-from spatial.analysis.projects import project_row
+from spatial.analysis.projects import project_doc, project_row
 from spatial.categories import OwnershipCategory
 
 
@@ -95,6 +95,7 @@ def site_compositions(
     return out
 
 
+@project_doc
 def retained_land_composition(
     engine: Engine, project_code: str | None = None
 ) -> RetainedLandComposition:
@@ -103,10 +104,7 @@ def retained_land_composition(
     Areas are planar m² in EPSG:4547: the intersection of the site with the current parcels of
     each category (found spatially, whatever project the parcels belong to).
 
-    Raises
-    ------
-    NotFound
-        If ``project_code`` names no current project.
+    {raises_not_found}
 
     Examples
     --------

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from spatial import rules
 from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.geoframe import to_geodataframe
-from spatial.analysis.projects import project_row, project_rows
+from spatial.analysis.projects import project_doc, project_row, project_rows
 
 
 class Reason(BaseModel):
@@ -274,15 +274,14 @@ def plan_coverages(
     return out
 
 
+@project_doc
 def plan_coverage(engine: Engine, project_code: str) -> PlanCoverage:
     """Statutory-plan coverage and use conflicts of the retained land of ``project_code``.
 
     Parameters
     ----------
-    engine
-        SQLAlchemy engine of the tuzheng store.
-    project_code
-        Code of a current project.
+    {engine}
+    {project_code}
 
     Returns
     -------
@@ -292,10 +291,7 @@ def plan_coverage(engine: Engine, project_code: str) -> PlanCoverage:
         (法定图则未覆盖 / 未制定法定图则 / 需调整法定图则) with the Grade B (乙级) note.
         ``.uncovered_geodataframe()`` and ``.conflicts_geodataframe()`` give the evidence.
 
-    Raises
-    ------
-    NotFound
-        If ``project_code`` names no current project.
+    {raises_not_found}
 
     Examples
     --------

@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from spatial.analysis.connection import analysis_connection, fetch_dicts
-from spatial.analysis.projects import project_row
+from spatial.analysis.projects import project_doc, project_row
 from spatial.categories import LABELS_EN, LABELS_ZH, OwnershipCategory
 
 PLANAR_METHOD = "planar: ST_Area(geom) in EPSG:4547 (CGCS2000 / 3-degree GK CM 114E), m²"
@@ -241,13 +241,13 @@ def district_ledger(engine: Engine) -> AreaLedger:
     )
 
 
+@project_doc
 def area_ledger(engine: Engine, project_code: str | None = None) -> AreaLedger:
     """The area ledger of one project, or of the whole district when ``project_code`` is None.
 
     Parameters
     ----------
-    engine
-        SQLAlchemy engine of the tuzheng store.
+    {engine}
     project_code
         Code of a current project; ``None`` for every current parcel in the district.
 
@@ -258,10 +258,7 @@ def area_ledger(engine: Engine, project_code: str | None = None) -> AreaLedger:
         total), then overlaps, outside and gaps, then the total; ``adds_up`` is True when the
         signed lines reproduce the total within 0.01 m². ``.to_frame()`` gives a DataFrame.
 
-    Raises
-    ------
-    NotFound
-        If ``project_code`` names no current project.
+    {raises_not_found}
 
     Examples
     --------

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
 from spatial.errors import NotFound
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+PROJECT_DOC_PARTS: dict[str, str] = {
+    "engine": "engine\n    SQLAlchemy engine of the tuzheng store.",
+    "project_code": "project_code\n    Code of a current project.",
+    "raises_not_found": (
+        "Raises\n------\nNotFound\n    If ``project_code`` names no current project."
+    ),
+}
+"""The docstring sections every per-project analysis shares, written here once (unindented)."""
+
+_PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*$", re.MULTILINE)
+
+
+def project_doc(fn: _F) -> _F:
+    """Replace each line ``{engine}``, ``{project_code}`` or ``{raises_not_found}`` of ``fn``'s
+    numpy-style docstring with that part of :data:`PROJECT_DOC_PARTS`, indented as the
+    placeholder is; answers ``fn`` itself. An unknown placeholder raises ``KeyError``."""
+
+    def part(m: re.Match[str]) -> str:
+        return "\n".join(m.group(1) + line for line in PROJECT_DOC_PARTS[m.group(2)].split("\n"))
+
+    if fn.__doc__ is not None:  # None under python -OO
+        fn.__doc__ = _PLACEHOLDER.sub(part, fn.__doc__)
+    return fn
 
 
 class ProjectSummary(BaseModel):

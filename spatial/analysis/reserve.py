@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from spatial import rules
 from spatial.analysis.connection import analysis_connection, fetch_dicts
 from spatial.analysis.geoframe import to_geodataframe
-from spatial.analysis.projects import project_row, project_rows
+from spatial.analysis.projects import project_doc, project_row, project_rows
 from spatial.rules import PublicityPath, Route
 
 
@@ -123,15 +123,14 @@ def reserve_occupations(
     return out
 
 
+@project_doc
 def reserve_occupation(engine: Engine, project_code: str) -> ReserveOccupation:
     """State reserve land occupied by the retained land of ``project_code``, and its route.
 
     Parameters
     ----------
-    engine
-        SQLAlchemy engine of the tuzheng store.
-    project_code
-        Code of a current project.
+    {engine}
+    {project_code}
 
     Returns
     -------
@@ -141,10 +140,7 @@ def reserve_occupation(engine: Engine, project_code: str) -> ReserveOccupation:
         ≤ 3000 m², including 0 and exactly 3000.00; ``city`` above) with its Chinese label and
         the Art. 19 publicity path. ``.to_geodataframe()`` gives the occupied parts.
 
-    Raises
-    ------
-    NotFound
-        If ``project_code`` names no current project.
+    {raises_not_found}
 
     Examples
     --------

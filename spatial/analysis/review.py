@@ -21,7 +21,7 @@ from spatial import rules
 from spatial.analysis.composition import SiteComposition, site_compositions
 from spatial.analysis.coverage import PlanCoverage, Reason, SiteCoverage, plan_coverages
 from spatial.analysis.ledger import AreaLedger, project_ledgers
-from spatial.analysis.projects import project_row, project_rows
+from spatial.analysis.projects import project_doc, project_row, project_rows
 from spatial.analysis.reserve import ReserveOccupation, reserve_occupations
 from spatial.rules import PublicityPath, Route
 
@@ -190,15 +190,14 @@ def _reviews(
     return out
 
 
+@project_doc
 def review_project(engine: Engine, project_code: str, geometry: bool = True) -> ProjectReview:
     """Review the retained land of one project: ledger, route, coverage, verdicts.
 
     Parameters
     ----------
-    engine
-        SQLAlchemy engine of the tuzheng store.
-    project_code
-        Code of a current project.
+    {engine}
+    {project_code}
     geometry
         Also load the evidence geometry (EPSG:4547): ``review.reserve.to_geodataframe()``,
         ``review.coverage.uncovered_geodataframe()``, ``review.coverage.conflicts_geodataframe()``.
@@ -209,10 +208,7 @@ def review_project(engine: Engine, project_code: str, geometry: bool = True) -> 
         The area ledger, site compositions, reserve occupation with the route, plan coverage,
         a verdict per site and a project verdict (Chinese and English). Areas in m².
 
-    Raises
-    ------
-    NotFound
-        If ``project_code`` names no current project.
+    {raises_not_found}
 
     Examples
     --------
