@@ -358,36 +358,27 @@ DECLARE r record;
 BEGIN
     EXECUTE format('ALTER SCHEMA public OWNER TO %I', {app});
     FOR r IN
-        SELECT c.oid::regclass AS rel FROM pg_class c
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                          AND d.objid = c.oid AND d.deptype = 'e')
+        SELECT o.kind, o.obj FROM (
+            SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                   c.oid::regclass::text, 'pg_class'::regclass, c.oid,
+                   CASE c.relkind WHEN 'S' THEN 'eai' ELSE 'e' END, 1
+            FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            UNION ALL
+            SELECT 'ROUTINE', p.oid::regprocedure::text, 'pg_proc'::regclass, p.oid, 'e', 2
+            FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+            UNION ALL
+            SELECT 'TYPE', t.oid::regtype::text, 'pg_type'::regclass, t.oid, 'e', 3
+            FROM pg_type t
+            WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')
+        ) o(kind, obj, classid, objid, skip, step)
+        -- leave what an extension owns, and sequences owned by a column or an identity
+        WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = o.classid
+                          AND d.objid = o.objid AND strpos(o.skip, d.deptype::text) > 0)
+        ORDER BY o.step, o.kind DESC, o.obj
     LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO %I', r.rel, {app});
-    END LOOP;
-    FOR r IN
-        SELECT c.oid::regclass AS rel FROM pg_class c
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                          AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
-    LOOP
-        EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.rel, {app});
-    END LOOP;
-    FOR r IN
-        SELECT p.oid::regprocedure AS fn FROM pg_proc p
-        WHERE p.pronamespace = 'public'::regnamespace
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
-                          AND d.objid = p.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, {app});
-    END LOOP;
-    FOR r IN
-        SELECT t.oid::regtype AS ty FROM pg_type t
-        WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
-                          AND d.objid = t.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('ALTER TYPE %s OWNER TO %I', r.ty, {app});
+        EXECUTE format('ALTER %s %s OWNER TO %I', r.kind, r.obj, {app});
     END LOOP;
 END
 $$;
