@@ -479,7 +479,7 @@ def export_gpkg(gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = Non
     Returns
     -------
     Path
-        ``path``.
+        ``path``, now holding the layer in ``gdf``'s CRS.
 
     Example
     -------
@@ -610,7 +610,7 @@ def export_excel(
     Returns
     -------
     Path
-        ``path``.
+        ``path``, the workbook written (one sheet per frame).
 
     Example
     -------
