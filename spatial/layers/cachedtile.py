@@ -8,6 +8,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from typing import NamedTuple
+
+
+class TileKey(NamedTuple):
+    """Where a tile is cached: its collection, the dataset version it was rendered at, z/x/y."""
+
+    collection: str
+    version: str
+    z: int
+    x: int
+    y: int
 
 
 class CachedTile:

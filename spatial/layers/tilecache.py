@@ -25,7 +25,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Engine
 
-from spatial.layers.cachedtile import CachedTile
+from spatial.layers.cachedtile import CachedTile, TileKey
 from spatial.layers.collection import Collection
 from spatial.layers.styles import SHOWN_BY_DEFAULT
 from spatial.layers.tiles import TileAddress, render_tile_on
@@ -43,7 +43,7 @@ class TileCache:
         self._depends = {cid: frozenset(layers) for cid, layers in depends.items()}
         self._max = max_bytes
         self._lock = threading.Lock()
-        self._tiles: OrderedDict[tuple[str, str, int, int, int], CachedTile] = OrderedDict()
+        self._tiles: OrderedDict[TileKey, CachedTile] = OrderedDict()
         self._bytes = 0
         self._current: dict[str, str] = {}
         self.generation = 0
@@ -62,7 +62,9 @@ class TileCache:
         """Whether the tile is cached at the collection's current version (no LRU update)."""
         version = self._current.get(collection)
         return (
-            self.listening and version is not None and (collection, version, z, x, y) in self._tiles
+            self.listening
+            and version is not None
+            and TileKey(collection, version, z, x, y) in self._tiles
         )
 
     def get(self, collection: str, z: int, x: int, y: int) -> CachedTile | None:
@@ -72,7 +74,7 @@ class TileCache:
         version = self._current.get(collection)
         if version is None:
             return None
-        key = (collection, version, z, x, y)
+        key = TileKey(collection, version, z, x, y)
         with self._lock:
             tile = self._tiles.get(key)
             if tile is not None:
@@ -80,23 +82,13 @@ class TileCache:
                 self.hits += 1
         return tile
 
-    def put(
-        self,
-        collection: str,
-        version: str,
-        z: int,
-        x: int,
-        y: int,
-        tile: CachedTile,
-        gen: int,
-        warm: bool = False,
-    ) -> None:
-        """Store a tile rendered at ``version``; ``gen`` is :attr:`generation` before rendering.
+    def put(self, key: TileKey, tile: CachedTile, gen: int, warm: bool = False) -> None:
+        """Store a tile rendered at ``key.version``; ``gen`` is :attr:`generation` before
+        rendering.
 
         A ``warm`` tile (rendered ahead by :mod:`spatial.layers.tilewarm`) is not a miss and
         goes in as the least recently used, so warming never evicts a tile someone asked for.
         """
-        key = (collection, version, z, x, y)
         with self._lock:
             if not warm:
                 self.misses += 1
@@ -109,7 +101,7 @@ class TileCache:
             if warm:
                 self._tiles.move_to_end(key, last=False)
             self._bytes += tile.size
-            self._current[collection] = version
+            self._current[key.collection] = key.version
             while self._bytes > self._max and self._tiles:
                 _, evicted = self._tiles.popitem(last=False)
                 self._bytes -= evicted.size
@@ -254,5 +246,5 @@ class TileService:
         with self.pool.connection() as conn:
             rendered = render_tile_on(conn, col, addr)
         tile = CachedTile.build(rendered.data)
-        self.cache.put(col.id, rendered.version, addr.z, addr.x, addr.y, tile, gen)
+        self.cache.put(TileKey(col.id, rendered.version, addr.z, addr.x, addr.y), tile, gen)
         return tile, False

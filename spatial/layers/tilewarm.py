@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from spatial.layers.cachedtile import CachedTile
+from spatial.layers.cachedtile import CachedTile, TileKey
 from spatial.layers.collection import Collection
 from spatial.layers.tiles import TileAddress, render_tile_on
 
@@ -47,18 +47,8 @@ class WarmableCache(Protocol):
         """Whether the tile is cached at the collection's current version."""
         ...
 
-    def put(
-        self,
-        collection: str,
-        version: str,
-        z: int,
-        x: int,
-        y: int,
-        tile: CachedTile,
-        gen: int,
-        warm: bool = False,
-    ) -> None:
-        """Store a tile rendered at ``version`` (``gen``: the generation before rendering)."""
+    def put(self, key: TileKey, tile: CachedTile, gen: int, warm: bool = False) -> None:
+        """Store a tile rendered at ``key.version`` (``gen``: the generation before rendering)."""
         ...
 
 
@@ -252,5 +242,5 @@ class TileWarmer:
         self, col: Collection, tile: TileAddress, data: bytes, version: str, gen: int
     ) -> CachedTile:
         cached = CachedTile.build(data)
-        self._cache.put(col.id, version, tile.z, tile.x, tile.y, cached, gen, warm=True)
+        self._cache.put(TileKey(col.id, version, tile.z, tile.x, tile.y), cached, gen, warm=True)
         return cached
