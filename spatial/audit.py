@@ -8,7 +8,9 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+
+from spatial.db import read_rows, read_scalars
 
 MAX_ROWS = 100_000
 """Most rows one query (or export) returns."""
@@ -65,16 +67,12 @@ def audit_entries(
         + " AND ".join(where)  # fixed fragments only; every value is bound
         + " ORDER BY at DESC, id DESC LIMIT :lim"
     )
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(q), params).mappings()]
+    return [dict(r) for r in read_rows(engine, q, params)]
 
 
 def audit_actions(engine: Engine) -> list[str]:
     """Every action that occurs in the log (for a filter's choices)."""
-    with engine.connect() as conn:
-        return list(
-            conn.execute(text("SELECT DISTINCT action FROM audit_log ORDER BY 1")).scalars()
-        )
+    return read_scalars(engine, "SELECT DISTINCT action FROM audit_log ORDER BY 1")
 
 
 COLUMNS = [

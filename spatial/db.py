@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, RowMapping, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from spatial.errors import DomainError
 from spatial.settings import DatabaseSettings, database_settings
 
 _engines: dict[str, Engine] = {}
@@ -54,3 +56,32 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def read_rows(
+    engine: Engine, query: str, params: Mapping[str, Any] | None = None
+) -> list[RowMapping]:
+    """Every row of the read-only ``query`` as a mapping, on a pooled connection of its own.
+
+    ``query`` uses SQLAlchemy's ``:name`` placeholders, bound from ``params``; identifiers in
+    it come from the code, never from input.
+    """
+    with engine.connect() as conn:
+        return list(conn.execute(text(query), dict(params or {})).mappings())
+
+
+def read_row(
+    engine: Engine, query: str, params: Mapping[str, Any] | None = None, *, missing: DomainError
+) -> RowMapping:
+    """The first row of ``query`` (as :func:`read_rows`); raises ``missing`` when there is none."""
+    with engine.connect() as conn:
+        row = conn.execute(text(query), dict(params or {})).mappings().first()
+    if row is None:
+        raise missing
+    return row
+
+
+def read_scalars(engine: Engine, query: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+    """The first column of every row of ``query`` (as :func:`read_rows`)."""
+    with engine.connect() as conn:
+        return list(conn.execute(text(query), dict(params or {})).scalars())

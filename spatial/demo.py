@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
+from spatial.db import read_rows
+
 DEMO_UPLOADER = "demo"
 """``datasets.uploaded_by`` of the demo's datasets."""
 
@@ -120,12 +122,10 @@ def unload_demo(engine: Engine, user_name: str = "system") -> DemoUnload:
 
 def demo_was_unloaded(engine: Engine) -> bool:
     """True if demo datasets exist but none is active (someone unloaded the demo)."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FROM datasets "
-                "WHERE uploaded_by = :demo"
-            ),
-            {"demo": DEMO_UPLOADER},
-        ).one()
-    return row[1] > 0 and row[0] == 0
+    (row,) = read_rows(
+        engine,
+        "SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS demo "
+        "FROM datasets WHERE uploaded_by = :demo",
+        {"demo": DEMO_UPLOADER},
+    )
+    return row["demo"] > 0 and row["active"] == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
+
+from spatial.db import read_rows
 
 
 class LandUseClass(BaseModel):
@@ -22,11 +24,8 @@ def land_use_classes(engine: Engine) -> dict[str, LandUseClass]:
     >>> land_use_classes(engine)["R2"].name_zh  # doctest: +SKIP
     '二类居住用地'
     """
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT code, name_zh, name_en FROM land_use_classes ORDER BY code")
-        ).mappings()
-        return {r["code"]: LandUseClass(**r) for r in rows}
+    rows = read_rows(engine, "SELECT code, name_zh, name_en FROM land_use_classes ORDER BY code")
+    return {r["code"]: LandUseClass(**r) for r in rows}
 
 
 def class_label(code: str | None, classes: dict[str, LandUseClass]) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from spatial.db import get_engine, session_scope
+from spatial.db import get_engine, read_rows, session_scope
 from spatial.errors import (
     AuthenticationFailed,
     Conflict,
@@ -296,14 +296,12 @@ def update_user(
 
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     """Every user: name, role, active, whether a password is set, created, last sign-in."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT u.name, u.role::text AS role, u.active, "
-                "u.password_hash IS NOT NULL AS has_password, u.created_at, "
-                "(SELECT max(at) FROM audit_log a WHERE a.action = 'login' "
-                "AND a.target = 'user:' || u.name) AS last_login "
-                "FROM users u ORDER BY u.name"
-            )
-        ).mappings()
-        return [dict(r) for r in rows]
+    rows = read_rows(
+        engine,
+        "SELECT u.name, u.role::text AS role, u.active, "
+        "u.password_hash IS NOT NULL AS has_password, u.created_at, "
+        "(SELECT max(at) FROM audit_log a WHERE a.action = 'login' "
+        "AND a.target = 'user:' || u.name) AS last_login "
+        "FROM users u ORDER BY u.name",
+    )
+    return [dict(r) for r in rows]

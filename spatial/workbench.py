@@ -37,7 +37,7 @@ from spatial.analysis import (
 )
 from spatial.bbox import bbox_from, storage_wkb
 from spatial.categories import OwnershipCategory, parse_category
-from spatial.db import get_engine
+from spatial.db import get_engine, read_rows
 from spatial.errors import BadRequest, DomainError, InvalidInput, NotFound
 from spatial.models import STORAGE_SRID
 from spatial.schema import Layer, LayerSpec, declared, layer_spec
@@ -201,22 +201,19 @@ def list_projects(engine: Engine | None = None) -> gpd.GeoDataFrame:
 
 def _project_codes(engine: Engine, project: str | Iterable[str]) -> list[str]:
     wanted = [project] if isinstance(project, str) else [str(p) for p in project]
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT code, name FROM current_projects "
-                "WHERE code = ANY(:w) OR name = ANY(:w) ORDER BY code"
-            ),
-            {"w": wanted},
-        ).all()
-    found = {r.code for r in rows} | {r.name for r in rows}
+    rows = read_rows(
+        engine,
+        "SELECT code, name FROM current_projects WHERE code = ANY(:w) OR name = ANY(:w)",
+        {"w": wanted},
+    )
+    found = {r["code"] for r in rows} | {r["name"] for r in rows}
     missing = [w for w in wanted if w not in found]
     if missing:
         raise NotFound(
             f"没有这些整备项目：{', '.join(missing)}",
             f"no such project(s): {', '.join(missing)}",
         )
-    return sorted({r.code for r in rows})
+    return sorted({r["code"] for r in rows})
 
 
 def _categories(category: str | Iterable[str]) -> list[str]:

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from spatial.db import read_row, read_rows
 from spatial.errors import NotFound
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -59,8 +60,7 @@ def list_projects(engine: Engine) -> list[ProjectSummary]:
     >>> [p.code for p in list_projects(engine)]  # doctest: +SKIP
     ['GM-001', 'GM-002']
     """
-    q = text(
-        """
+    q = """
         SELECT p.code, p.name, p.district, p.stage, ST_Area(p.geom) AS area_m2,
                (SELECT count(*) FROM current_retained_land r WHERE r.project_code = p.code)
                    AS retained_site_count,
@@ -69,28 +69,18 @@ def list_projects(engine: Engine) -> list[ProjectSummary]:
         FROM current_projects p
         ORDER BY p.code
         """
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(q).mappings().all()
-    return [ProjectSummary(**r) for r in rows]
+    return [ProjectSummary(**r) for r in read_rows(engine, q)]
 
 
 def project_row(engine: Engine, code: str) -> dict[str, Any]:
     """Code, name, district and stage of the current project ``code``; NotFound if none."""
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "SELECT code, name, district, stage FROM current_projects "
-                    "WHERE code = :code ORDER BY id LIMIT 1"
-                ),
-                {"code": code},
-            )
-            .mappings()
-            .one_or_none()
-        )
-    if row is None:
-        raise NotFound(f"整备项目不存在：{code}", f"no current project with code {code!r}")
+    row = read_row(
+        engine,
+        "SELECT code, name, district, stage FROM current_projects "
+        "WHERE code = :code ORDER BY id LIMIT 1",
+        {"code": code},
+        missing=NotFound(f"整备项目不存在：{code}", f"no current project with code {code!r}"),
+    )
     return dict(row)
 
 
@@ -102,5 +92,4 @@ def project_rows(engine: Engine, codes: Sequence[str] | None = None) -> list[dic
         q += " WHERE code = ANY(:codes)"
         params["codes"] = list(codes)
     q += " ORDER BY code, id"
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(q), params).mappings().all()]
+    return [dict(r) for r in read_rows(engine, q, params)]

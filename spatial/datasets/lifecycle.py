@@ -23,6 +23,7 @@ from spatial.datasets.partitions import (
     partition_name,
     partition_state,
 )
+from spatial.db import read_row
 from spatial.errors import Conflict, NotFound
 from spatial.models import DatasetStatus
 from spatial.schema import LayerRef, layer_spec
@@ -416,19 +417,12 @@ def active_with_sha(
 
 def get_dataset(engine: Engine, dataset_id: int) -> dict[str, Any]:
     """One dataset row with its stored report (NotFound if absent)."""
-    with engine.connect() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "SELECT id, layer, status, mode, file_name, sha256, format, source_crs, "
-                    "crs_method, encoding, encoding_method, row_count, area_m2, uploaded_by, "
-                    "created_at, published_at, superseded_at, report FROM datasets WHERE id = :id"
-                ),
-                {"id": dataset_id},
-            )
-            .mappings()
-            .one_or_none()
-        )
-    if row is None:
-        raise dataset_not_found(dataset_id)
+    row = read_row(
+        engine,
+        "SELECT id, layer, status, mode, file_name, sha256, format, source_crs, "
+        "crs_method, encoding, encoding_method, row_count, area_m2, uploaded_by, "
+        "created_at, published_at, superseded_at, report FROM datasets WHERE id = :id",
+        {"id": dataset_id},
+        missing=dataset_not_found(dataset_id),
+    )
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, text
 
-from spatial.db import session_scope
+from spatial.db import read_rows, read_scalars, session_scope
 from spatial.errors import InvalidInput
 from spatial.procedure.calendar import WorkingCalendar
 from spatial.procedure.text import CleanText
@@ -157,41 +157,34 @@ def load_calendar(engine: Engine | Connection) -> WorkingCalendar:
 
 def calendar_years(engine: Engine) -> list[CalendarYear]:
     """Every year the calendar knows (current notices), oldest first."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT n.year, n.source, n.reference, n.entered_by, n.entered_at, "
-                "count(*) FILTER (WHERE d.kind = 'holiday') AS holiday_count, "
-                "count(*) FILTER (WHERE d.kind = 'workday') AS workday_count "
-                "FROM calendar_notices n LEFT JOIN calendar_days d ON d.notice_id = n.id "
-                "WHERE n.superseded_at IS NULL GROUP BY n.id ORDER BY n.year"
-            )
-        ).mappings()
-        return [CalendarYear(**r) for r in rows]
+    rows = read_rows(
+        engine,
+        "SELECT n.year, n.source, n.reference, n.entered_by, n.entered_at, "
+        "count(*) FILTER (WHERE d.kind = 'holiday') AS holiday_count, "
+        "count(*) FILTER (WHERE d.kind = 'workday') AS workday_count "
+        "FROM calendar_notices n LEFT JOIN calendar_days d ON d.notice_id = n.id "
+        "WHERE n.superseded_at IS NULL GROUP BY n.id ORDER BY n.year",
+    )
+    return [CalendarYear(**r) for r in rows]
 
 
 def known_years(engine: Engine) -> list[int]:
     """The years with a current notice, ascending."""
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text("SELECT year FROM calendar_notices WHERE superseded_at IS NULL ORDER BY year")
-            ).scalars()
-        )
+    return read_scalars(
+        engine, "SELECT year FROM calendar_notices WHERE superseded_at IS NULL ORDER BY year"
+    )
 
 
 def year_days(engine: Engine, year: int) -> list[CalendarDay]:
     """The listed days (holidays and make-up working days) of ``year``'s current notice."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT d.day, d.kind, d.name FROM calendar_notices n "
-                "JOIN calendar_days d ON d.notice_id = n.id "
-                "WHERE n.year = :y AND n.superseded_at IS NULL ORDER BY d.day"
-            ),
-            {"y": year},
-        ).mappings()
-        return [CalendarDay(**r) for r in rows]
+    rows = read_rows(
+        engine,
+        "SELECT d.day, d.kind, d.name FROM calendar_notices n "
+        "JOIN calendar_days d ON d.notice_id = n.id "
+        "WHERE n.year = :y AND n.superseded_at IS NULL ORDER BY d.day",
+        {"y": year},
+    )
+    return [CalendarDay(**r) for r in rows]
 
 
 def _expand(notice: HolidayNotice) -> list[tuple[date, str, str]]:

@@ -15,18 +15,14 @@ from io import BytesIO
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
+from spatial.db import read_scalars
 from spatial.procedure.report import ReportTable, procedure_report
 
 
 def _codes(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text("SELECT project_code FROM procedure_projects ORDER BY project_code")
-            ).scalars()
-        )
+    return read_scalars(engine, "SELECT project_code FROM procedure_projects ORDER BY project_code")
 
 
 def write_ledger(engine: Engine, codes: Sequence[str] | None, today: date) -> bytes:

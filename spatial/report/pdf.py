@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from spatial import rules
 from spatial.analysis.review import ProjectReview, review_project
 from spatial.categories import OwnershipCategory
+from spatial.db import read_rows
 from spatial.report.figure import ExtraLayer, project_figure
 from spatial.report.fonts import register_pdf_font
 
@@ -54,14 +55,12 @@ class DatasetVersion:
 
 def dataset_versions(engine: Engine) -> list[DatasetVersion]:
     """The active dataset of every layer (id, file, SHA-256, who, when), ordered by layer."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, layer::text AS layer, file_name, sha256, uploaded_by, published_at "
-                "FROM datasets WHERE status = 'active' ORDER BY layer::text, id"
-            )
-        ).mappings()
-        return [DatasetVersion(**r) for r in rows]
+    rows = read_rows(
+        engine,
+        "SELECT id, layer::text AS layer, file_name, sha256, uploaded_by, published_at "
+        "FROM datasets WHERE status = 'active' ORDER BY layer::text, id",
+    )
+    return [DatasetVersion(**r) for r in rows]
 
 
 def report_styles() -> dict[str, Any]:
