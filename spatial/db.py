@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, create_engine, text
+from sqlalchemy import Connection, Engine, RowMapping, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from spatial.errors import DomainError
@@ -70,15 +70,23 @@ def read_rows(
         return list(conn.execute(text(query), dict(params or {})).mappings())
 
 
+def first_row(
+    conn: Connection, query: str, params: Mapping[str, Any] | None = None, *, missing: DomainError
+) -> RowMapping:
+    """The first row of ``query`` on ``conn`` (in its transaction); raises ``missing`` when
+    there is none. Placeholders as in :func:`read_rows`."""
+    row = conn.execute(text(query), dict(params or {})).mappings().first()
+    if row is None:
+        raise missing
+    return row
+
+
 def read_row(
     engine: Engine, query: str, params: Mapping[str, Any] | None = None, *, missing: DomainError
 ) -> RowMapping:
     """The first row of ``query`` (as :func:`read_rows`); raises ``missing`` when there is none."""
     with engine.connect() as conn:
-        row = conn.execute(text(query), dict(params or {})).mappings().first()
-    if row is None:
-        raise missing
-    return row
+        return first_row(conn, query, params, missing=missing)
 
 
 def read_scalars(engine: Engine, query: str, params: Mapping[str, Any] | None = None) -> list[Any]:

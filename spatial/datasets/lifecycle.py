@@ -23,7 +23,7 @@ from spatial.datasets.partitions import (
     partition_name,
     partition_state,
 )
-from spatial.db import read_row
+from spatial.db import first_row, read_row
 from spatial.errors import Conflict, NotFound
 from spatial.models import DatasetStatus
 from spatial.schema import LayerRef, layer_spec
@@ -188,16 +188,17 @@ def restore(
     Returns the dataset id, its layer, its new status and the ids it superseded.
     """
     with engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT layer, status FROM datasets WHERE id = :id"), {"id": dataset_id}
-        ).one_or_none()
-        if row is None:
-            raise dataset_not_found(dataset_id)
-        layer = layer_spec(row.layer)
-        if row.status not in (DatasetStatus.superseded.value, DatasetStatus.active.value):
+        row = first_row(
+            conn,
+            "SELECT layer, status FROM datasets WHERE id = :id",
+            {"id": dataset_id},
+            missing=dataset_not_found(dataset_id),
+        )
+        layer = layer_spec(row["layer"])
+        if row["status"] not in (DatasetStatus.superseded.value, DatasetStatus.active.value):
             raise Conflict(
-                f"数据集 {dataset_id} 状态为 {row.status}，不能恢复",
-                f"dataset {dataset_id} is {row.status} and cannot be restored",
+                f"数据集 {dataset_id} 状态为 {row['status']}，不能恢复",
+                f"dataset {dataset_id} is {row['status']} and cannot be restored",
             )
         superseded = publish(conn, layer, dataset_id, "replace")
         conn.execute(

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, text
 
 from spatial.budget.rates import Track
+from spatial.db import first_row
 from spatial.errors import Conflict, InvalidInput, NotFound
 from spatial.procedure.calendar import WorkingCalendar, describe_years
 from spatial.procedure.calendar_store import load_calendar
@@ -362,11 +363,12 @@ def correct_event(
     if not reason.strip():
         raise InvalidInput("须说明更正原因", "a reason is required", field="reason")
     with engine.begin() as conn:
-        first = conn.execute(
-            text("SELECT project_code FROM procedure_events WHERE id = :i"), {"i": event_id}
-        ).scalar()
-        if first is None:
-            raise _event_not_found(event_id)
+        first = first_row(
+            conn,
+            "SELECT project_code FROM procedure_events WHERE id = :i",
+            {"i": event_id},
+            missing=_event_not_found(event_id),
+        )["project_code"]
         conn.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": f"procedure:{first}"}
         )
