@@ -113,6 +113,8 @@ def test_casei(clients_client):
         ("S_INTERSECTS(geometry, POINT(200 100))", "longitude/latitude"),
         ("S_INTERSECTS(code, POINT(1 1))", "needs two geometries"),
         ("BBOX(1, 2, 3, 4)", "expected a predicate"),
+        ("S_INTERSECTS(geometry)", "S_INTERSECTS needs 2 argument(s), not 1"),
+        ("CASEI() = code", "CASEI needs 1 argument(s), not 0"),
         ("code = 'a' and", "not valid CQL2"),
     ],
 )

@@ -16,8 +16,8 @@ parse, so it is not called). Supported:
 
 Property names must be queryables of the collection; every literal becomes a bound parameter
 and every property a fixed SQL expression from the registry. Anything else (other functions,
-arithmetic, temporal literals, unknown names, type mismatches) raises
-:class:`spatial.errors.BadRequest`.
+arithmetic, temporal literals, unknown names, type mismatches, operators with the wrong number
+of arguments) raises :class:`spatial.errors.BadRequest`.
 
 Before the text reaches the parser, :func:`_check_text` scans it once (linear time) for what
 the limits below forbid (length, nesting, tokens) and for what ``cql2`` 0.6 gets wrong against
@@ -68,6 +68,17 @@ _SPATIAL = {
     "s_crosses": "ST_Crosses",
     "s_overlaps": "ST_Overlaps",
 }
+_ARITY = {
+    "not": 1,
+    "isnull": 1,
+    "like": 2,
+    "in": 2,
+    "between": 3,
+    "casei": 1,
+    **dict.fromkeys(_COMPARISONS, 2),
+    **dict.fromkeys(_SPATIAL, 2),
+}
+"""Arguments each operator takes (the CQL2 JSON Schema's); ``and`` and ``or`` take two or more."""
 _CASTS = {"string": "text", "number": "float8", "integer": "bigint", "boolean": "boolean"}
 GEOMETRY = "geometry"
 """The queryable name of a collection's geometry (``t.geom``, EPSG:4547)."""
@@ -75,6 +86,18 @@ GEOMETRY = "geometry"
 
 def _bad(zh: str, en: str) -> BadRequest:
     return BadRequest(f"过滤条件无效：{zh}", f"invalid filter: {en}")
+
+
+def _check_arity(op: str, args: list[Any]) -> None:
+    """Refuse ``op`` with the wrong number of arguments (cql2's JSON parser lets it through)."""
+    n, name = len(args), op.upper()
+    if op in ("and", "or"):
+        if n < 2:
+            raise _bad(f"{name} 至少需要 2 个参数", f"{name} needs 2 or more arguments, not {n}")
+    elif op in _ARITY and n != _ARITY[op]:
+        raise _bad(
+            f"{name} 需要 {_ARITY[op]} 个参数", f"{name} needs {_ARITY[op]} argument(s), not {n}"
+        )
 
 
 # -- the text scan before parsing ---------------------------------------------------------
@@ -243,6 +266,7 @@ class _Compiler:
         if not isinstance(node, dict) or "op" not in node:
             raise _bad("此处应为条件", "expected a predicate (a comparison, LIKE, IN, …)")
         op, args = str(node["op"]).lower(), node.get("args", [])
+        _check_arity(op, args)
         if op in ("and", "or"):
             out: Parts = [_S["("]]
             for i, a in enumerate(args):
@@ -339,6 +363,7 @@ class _Compiler:
             if node.get("op") in ("casei", "accenti"):
                 if node["op"] == "accenti":
                     raise _bad("不支持 ACCENTI", "ACCENTI is not supported")
+                _check_arity("casei", node["args"])
                 inner = self.scalar(node["args"][0])
                 if inner.type != "string":
                     raise _bad("CASEI 用于文本", "CASEI applies to strings")
