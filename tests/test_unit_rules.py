@@ -84,6 +84,32 @@ def test_threshold_and_texts():
     assert "Grade B" in rules.PLANNING_QUALIFICATION_EN
 
 
+def test_route_decision_states_the_rounded_total_its_route_and_publicity():
+    # 3000.004 rounds to 3000.00: not more than 3000 m², the district.
+    d = rules.route_decision(3000.004)
+    assert d == {
+        "total_occupied_m2": 3000.0,
+        "total_occupied_unrounded_m2": 3000.004,
+        "route": Route.district,
+        "route_label_zh": "区政府审批",
+        "route_label_en": "approved by the district government",
+        "publicity": rules.PUBLICITY[Route.district],
+    }
+    assert d["publicity"] is rules.PUBLICITY[Route.district]
+    # 3000.005 rounds half-up to 3000.01: more than 3000 m², the city.
+    d = rules.route_decision(3000.005)
+    assert d == {
+        "total_occupied_m2": 3000.01,
+        "total_occupied_unrounded_m2": 3000.005,
+        "route": Route.city,
+        "route_label_zh": "报市规划国土部门",
+        "route_label_en": "submitted to the city planning and land department",
+        "publicity": rules.PUBLICITY[Route.city],
+    }
+    assert d["publicity"] is rules.PUBLICITY[Route.city]
+    assert type(d["total_occupied_m2"]) is float
+
+
 @pytest.mark.parametrize(
     ("area", "positive"),
     [(None, False), (0, False), (0.004, False), (0.005, True), (0.01, True), (-0.01, False)],
