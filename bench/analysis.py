@@ -20,8 +20,10 @@ the stored analysis results (migration 0013), so it also times:
 4. a parcels upload that touches one project: the city's parcels read back, the categories of
    one project's parcels changed, loaded as a new version (the bulk path of an upload) and
    published; the time the publish's commit takes (the stored results are refreshed inside
-   it), what the refresh recomputed, a check of that project against the live views, and the
-   same for the restore of the first version; next to a full recompute of every result.
+   it), what the refresh recomputed, a check of that project against the live views, the
+   longest a reader of ``parcels`` waited meanwhile (the publish detaches the superseded
+   version, which locks the layer until the commit), and the same for the restore of the
+   first version; next to a full recompute of every result.
 
 Usage::
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -313,6 +316,33 @@ def one_project_reviews(engine: Engine, codes: list[str]) -> str:
     return out
 
 
+class _Reader(threading.Thread):
+    """Reads one parcel over and over (as a tile or features request would read the layer)
+    while a publish runs; :meth:`stop` answers the longest read, ms."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(daemon=True)
+        self._engine = engine
+        self._done = threading.Event()
+        self.count = 0
+        self.longest_ms = 0.0
+
+    def run(self) -> None:
+        with self._engine.connect() as conn:
+            while not self._done.is_set():
+                t = time.perf_counter()
+                conn.execute(text("SELECT code FROM current_parcels LIMIT 1")).all()
+                conn.rollback()
+                self.longest_ms = max(self.longest_ms, (time.perf_counter() - t) * 1000)
+                self.count += 1
+                time.sleep(0.005)
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return self.longest_ms
+
+
 def one_project_upload(engine: Engine, project: str) -> str:
     """A new parcels version differing in one project's parcels, published; then restored."""
     from spatial import datasets
@@ -338,6 +368,8 @@ def one_project_upload(engine: Engine, project: str) -> str:
     t = time.perf_counter()
     datasets.bulk_load(engine, "parcels", ds, columns, parcels.geometry.values.to_numpy())
     loaded = time.perf_counter() - t
+    reader = _Reader(engine)
+    reader.start()
     conn = engine.connect()
     tx = conn.begin()
     t = time.perf_counter()
@@ -347,6 +379,7 @@ def one_project_upload(engine: Engine, project: str) -> str:
     tx.commit()
     t_commit = time.perf_counter() - t
     conn.close()
+    waited = reader.stop()
     detail = {s.name: s.detail for s in results_state(engine)}["ledgers"] or {}
     check = compare_with_live(engine, [project])
     t = time.perf_counter()
@@ -364,7 +397,8 @@ def one_project_upload(engine: Engine, project: str) -> str:
         f"{t_publish:.2f} s, commit {t_commit:.2f} s (refresh {detail.get('ms')} ms: "
         f"{detail.get('changed_rows')} changed rows, {detail.get('ledgers')} ledger, "
         f"{detail.get('compositions')} compositions); stored = live for {project}: "
-        f"{not check}; restore {t_restore:.2f} s (refresh {back.get('ms')} ms); "
+        f"{not check}; a reader of parcels meanwhile waited at most {waited:.0f} ms "
+        f"({reader.count} reads); restore {t_restore:.2f} s (refresh {back.get('ms')} ms); "
         f"recomputing everything instead: {t_full:.1f} s ({full.get('ms')} ms in SQL)"
     )
     log(out)

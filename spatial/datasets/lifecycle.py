@@ -22,6 +22,7 @@ from spatial.datasets.partitions import (
     drop_partition,
     partition_name,
     partition_state,
+    run_deferred_now,
 )
 from spatial.db import first_row, read_row
 from spatial.errors import Conflict, NotFound
@@ -160,7 +161,11 @@ def publish(conn: Connection, layer: LayerRef, dataset_id: int, mode: str = "rep
     if not spec.partitioned or partition_state(raw, spec, dataset_id)[0]:
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(target)))
-    if spec.partitioned:
+    if spec.partitioned and superseded_ids:
+        # DETACH locks the layer against readers until the commit: run the work deferred to
+        # the commit (stored analysis results, parcel overview: seconds at city scale) first,
+        # while readers still read the old version, so the commit follows the DETACH at once
+        run_deferred_now(conn)
         for old in superseded_ids:
             detach_partition(conn, spec, old)
     return superseded_ids

@@ -130,13 +130,29 @@ def attach_partition(conn: Connection, layer: LayerRef, dataset_id: int) -> None
         )
 
 
+DEFERRED_TO_COMMIT = ("tz_analysis_refresh", "tz_parcel_overview_build")
+"""The constraint triggers that run at commit: the stored analysis results brought up to date
+(migration 0013) and the parcel overview of a new version built (migration 0014)."""
+
+
+def run_deferred_now(conn: Connection) -> None:
+    """Run now, in ``conn``'s transaction, the work :data:`DEFERRED_TO_COMMIT` queued so far
+    (``SET CONSTRAINTS … IMMEDIATE`` fires it), then defer what comes later again."""
+    names = sql.SQL(", ").join(sql.Identifier(n) for n in DEFERRED_TO_COMMIT)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(names))
+        cur.execute(sql.SQL("SET CONSTRAINTS {} DEFERRED").format(names))
+
+
 def detach_partition(conn: Connection, layer: LayerRef, dataset_id: int) -> None:
     """Detach a superseded version's partition: it stays, as a table of its own, for restore
     (which attaches it again) and for reading old versions, but queries of the layer, which
     see the active versions only, no longer plan or scan it.
 
-    Done last in ``publish``: ``DETACH`` holds an exclusive lock on the layer until the
-    transaction commits (a moment later), so readers wait that long rather than the whole load.
+    Done last in ``publish``, after :func:`run_deferred_now`: ``DETACH`` holds an exclusive
+    lock on the layer until the transaction commits, so readers wait only for the moment until
+    the commit, not for the load nor for the results refreshed at commit.
     """
     raw = conn.connection.driver_connection
     exists, attached = partition_state(raw, layer, dataset_id)
