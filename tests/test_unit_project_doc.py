@@ -62,8 +62,7 @@ def test_project_doc_fills_placeholders_at_section_indentation():
     assert project_doc(f) is f
     assert inspect.getdoc(f) == (
         "Summary.\n\nParameters\n----------\n"
-        "engine\n    SQLAlchemy engine of the tuzheng store.\n\n"
-        + RAISES
+        "engine\n    SQLAlchemy engine of the tuzheng store.\n\n" + RAISES
     )
 
 
