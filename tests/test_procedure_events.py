@@ -167,7 +167,10 @@ def test_housing_deadlines_stage_and_overdue(db, client, staff):
         json={"occurred_on": None, "reason": "误登记"},
         headers=bearer(p),
     )
-    s = r.json()
+    assert r.status_code == 201, r.text
+    # (the response counts days from today in China; the checks count from TODAY)
+    assert by_rule(r.json(), "art14_letters")["status"] == "overdue"
+    s = status(client, p, "GM-ZB-101")
     assert by_rule(s, "art14_letters")["status"] == "overdue"
     assert by_rule(s, "art14_letters")["days_left"] == -42
     assert s["stage"] == "entrusted"
@@ -290,14 +293,15 @@ def test_land_readiness_publicity_funds_and_2027(db, client, staff):
     post(client, p, "GM-ZB-102", "leading_group_approved", "2026-11-05")
     # Art. 19: 30 natural days from Fri 20 Nov 2026: 10 days to 30 Nov, 20 more → Sun 20 Dec
     # → Mon 21 Dec 2026. On 1 Dec the publicity is running, 20 days left.
-    s = post(client, p, "GM-ZB-102", "publicity_started", "2026-11-20")
-    pub = by_rule(s, "art19_publicity")
+    post(client, p, "GM-ZB-102", "publicity_started", "2026-11-20")
+    pub = by_rule(status(client, p, "GM-ZB-102"), "art19_publicity")
     assert (pub["due"], pub["status"], pub["days_left"]) == ("2026-12-21", "running", 20)
     # Art. 22, two requests: Fri 27 Nov → Mon 30 (1), Tue 1 Dec (2), 2 (3), 3 (4), Fri 4 Dec
     # (5); Mon 30 Nov → 1, 2, 3, 4, Mon 7 Dec. One allocation, on 1 Dec, answers the first.
     post(client, p, "GM-ZB-102", "fund_requested", "2026-11-27")
     post(client, p, "GM-ZB-102", "fund_requested", "2026-11-30")
-    s = post(client, p, "GM-ZB-102", "funds_allocated", "2026-12-01")
+    post(client, p, "GM-ZB-102", "funds_allocated", "2026-12-01")
+    s = status(client, p, "GM-ZB-102")
     first, second = by_rule(s, "art22_allocate", 1), by_rule(s, "art22_allocate", 2)
     assert (first["due"], first["status"]) == ("2026-12-04", "met")
     assert (second["due"], second["status"], second["days_left"]) == ("2026-12-07", "open", 6)
