@@ -44,6 +44,17 @@ def dispose_engines() -> None:
 
 
 @contextmanager
+def transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A transaction: a new one on an Engine (committed at the end, rolled back on error), or
+    the caller's, already open, on a Connection (the caller commits)."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+@contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """Yield a session that commits on success and rolls back on any exception."""
     factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)

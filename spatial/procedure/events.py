@@ -20,11 +20,11 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, text
 
 from spatial.budget.rates import Track
-from spatial.db import first_row
+from spatial.db import first_row, transaction
 from spatial.errors import Conflict, InvalidInput, NotFound
 from spatial.procedure.calendar import WorkingCalendar, describe_years
 from spatial.procedure.calendar_store import load_calendar
-from spatial.procedure.projects import Registration, get_registration
+from spatial.procedure.projects import Registration, get_registration, listed_codes
 from spatial.procedure.status import (
     DeadlineStatus,
     Event,
@@ -178,11 +178,7 @@ def bureau_list(engine: Engine, today: date) -> list[ProcedureSummary]:
     """Every registered project, nearest deadline first (overdue ones are nearest; projects
     without a computable next deadline last, then by code)."""
     with engine.connect() as conn:
-        codes = (
-            conn.execute(text("SELECT project_code FROM procedure_projects ORDER BY project_code"))
-            .scalars()
-            .all()
-        )
+        codes = listed_codes(conn)
         cal = load_calendar(conn)  # once for the whole list
         items = [_summary(_procedure(conn, c, today, cal)) for c in codes]
     return sorted(items, key=lambda s: (s.next_due is None, s.next_due or date.max, s.project_code))
@@ -277,7 +273,7 @@ def _check_exemption(conn: Connection, code: str) -> None:
 
 
 def record_event(
-    engine: Engine,
+    engine: Engine | Connection,
     code: str,
     step: str,
     occurred_on: date,
@@ -286,8 +282,11 @@ def record_event(
     role: str | None,
     today: date,
 ) -> ProjectProcedure:
-    """Record that ``step`` happened on ``occurred_on`` (audited; 409 if already recorded)."""
-    with engine.begin() as conn:
+    """Record that ``step`` happened on ``occurred_on`` (audited; 409 if already recorded).
+
+    On a Connection it runs in the caller's transaction (the demo loader's).
+    """
+    with transaction(engine) as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": f"procedure:{code}"})
         reg = get_registration(conn, code)
         _check_step(reg, step)
@@ -348,7 +347,7 @@ def _event_row(conn: Connection, event_id: int) -> Any:
 
 
 def correct_event(
-    engine: Engine,
+    engine: Engine | Connection,
     event_id: int,
     occurred_on: date | None,
     reason: str,
@@ -358,11 +357,12 @@ def correct_event(
 ) -> ProjectProcedure:
     """Supersede event ``event_id`` with a new date (or withdraw it: ``occurred_on`` None).
 
-    The old row stays; the audit log records both values and the reason.
+    The old row stays; the audit log records both values and the reason. On a Connection it
+    runs in the caller's transaction (the demo unload's).
     """
     if not reason.strip():
         raise InvalidInput("须说明更正原因", "a reason is required", field="reason")
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         first = first_row(
             conn,
             "SELECT project_code FROM procedure_events WHERE id = :i",

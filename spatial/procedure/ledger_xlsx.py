@@ -17,16 +17,17 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
 
-from spatial.db import read_scalars
+from spatial.procedure.projects import listed_codes
 from spatial.procedure.report import ReportTable, procedure_report
 
 
 def _codes(engine: Engine) -> list[str]:
-    return read_scalars(engine, "SELECT project_code FROM procedure_projects ORDER BY project_code")
+    with engine.connect() as conn:
+        return listed_codes(conn)
 
 
 def write_ledger(engine: Engine, codes: Sequence[str] | None, today: date) -> bytes:
-    """The ledger of projects ``codes`` (None: every registered project) as .xlsx bytes."""
+    """The ledger of projects ``codes`` (None: every project of the bureau list) as .xlsx bytes."""
     reports = [procedure_report(engine, c, today) for c in (codes or _codes(engine))]
     wb = Workbook()
     first = True

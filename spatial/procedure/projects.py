@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, text
 
 from spatial.budget.rates import TRACK_LABELS_ZH, Track
-from spatial.db import session_scope
+from spatial.db import transaction
+from spatial.demo import DEMO_UPLOADER
 from spatial.errors import NotFound
 from spatial.users import audit
 
@@ -44,6 +45,27 @@ def _reg(row: object) -> Registration:
     return Registration(**m)
 
 
+_LISTED = text(
+    "SELECT r.project_code FROM procedure_projects r WHERE r.registered_by <> :demo "
+    "OR EXISTS (SELECT 1 FROM current_projects p WHERE p.code = r.project_code) "
+    "OR EXISTS (SELECT 1 FROM procedure_events e WHERE e.project_code = r.project_code "
+    "AND e.occurred_on IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM procedure_events s WHERE s.supersedes = e.id)) "
+    "ORDER BY r.project_code"
+)
+
+
+def listed_codes(conn: Connection) -> list[str]:
+    """The codes of the registrations the bureau list and the ledger show, in code order.
+
+    Every registration, except the demo's (``registered_by = 'demo'``) once the demo is
+    unloaded: their project is no longer current and nothing current is recorded on them
+    (:func:`spatial.demo.unload_demo` withdrew the demo's events). A registration made by a
+    user, or one with an event a user recorded, is always listed.
+    """
+    return list(conn.execute(_LISTED, {"demo": DEMO_UPLOADER}).scalars())
+
+
 def get_registration(conn: Engine | Connection, code: str) -> Registration:
     """The registration of project ``code``; NotFound (404) when it is not registered."""
     if isinstance(conn, Engine):
@@ -59,28 +81,31 @@ def get_registration(conn: Engine | Connection, code: str) -> Registration:
 
 
 def register_project(
-    engine: Engine,
+    engine: Engine | Connection,
     code: str,
     track: Track,
     public_infrastructure: bool,
     user_name: str,
     role: str | None,
 ) -> Registration:
-    """Register (or re-register) project ``code``; it must be a current project. Audited."""
-    with session_scope(engine) as s:
-        exists = s.execute(
+    """Register (or re-register) project ``code``; it must be a current project. Audited.
+
+    On a Connection it runs in the caller's transaction (the demo loader's).
+    """
+    with transaction(engine) as conn:
+        exists = conn.execute(
             text("SELECT 1 FROM current_projects WHERE code = :c"), {"c": code}
         ).first()
         if exists is None:
             raise NotFound(f"没有此项目：{code}", f"no current project with code {code!r}")
-        old = s.execute(
+        old = conn.execute(
             text(
                 "SELECT track, public_infrastructure FROM procedure_projects "
                 "WHERE project_code = :c FOR UPDATE"
             ),
             {"c": code},
         ).first()
-        s.execute(
+        conn.execute(
             text(
                 "INSERT INTO procedure_projects (project_code, track, public_infrastructure, "
                 "registered_by) VALUES (:c, :t, :p, :u) ON CONFLICT (project_code) DO UPDATE "
@@ -89,7 +114,7 @@ def register_project(
             {"c": code, "t": track.value, "p": public_infrastructure, "u": user_name},
         )
         audit(
-            s,
+            conn,
             user_name,
             role,
             "procedure.register",
@@ -102,4 +127,4 @@ def register_project(
                 else {"track": old.track, "public_infrastructure": old.public_infrastructure},
             },
         )
-    return get_registration(engine, code)
+        return get_registration(conn, code)
