@@ -17,7 +17,9 @@ Then, for a given seed (``numpy.random.Generator``; same seed → byte-identical
 - state reserve land: about 4% of state-owned parcels, plus the hand-placed rectangles;
 - statutory-plan zones covering 85–90% of the district (whole plans are left out);
 - retained-land sites: hand-placed ones with constant codes for every rule branch
-  (:data:`data.demo_cases.RULE_CASES`) and one or two generic sites per generic project.
+  (:data:`data.demo_cases.RULE_CASES`) and one or two generic sites per generic project;
+- procedure tracking (loaded with the layers): five projects registered on both tracks, with
+  events on fixed dates in 2025–2026 (:mod:`data.demo_procedure`).
 
 Examples
 --------
@@ -52,11 +54,13 @@ from data.demo_layers import (
     to_multi,
     to_multi_in_place,
 )
+from data.demo_procedure import seed_procedure
 from data.tessellate import GRID_M
 from spatial.crs import STORAGE, geometry_from_gcj02
 from spatial.datasets import copy_rows, new_dataset, publish
 from spatial.errors import NotFound
 from spatial.models import Layer
+from spatial.procedure.status import china_today
 from spatial.schema import layer_spec
 
 __all__ = [
@@ -347,7 +351,13 @@ def _load(conn: Connection, district: DemoDistrict) -> str:
         counts[layer.value] = copy_rows(conn, layer, ds, gdf)
         publish(conn, layer, ds, "replace")
         ids[layer.value] = ds
-    detail = {"file_name": district.file_name, "datasets": ids, "rows": counts}
+    procedure = seed_procedure(conn, china_today())
+    detail = {
+        "file_name": district.file_name,
+        "datasets": ids,
+        "rows": counts,
+        "procedure_projects": procedure,
+    }
     conn.execute(
         text(
             "INSERT INTO audit_log (user_name, role, action, target, detail) "
@@ -362,7 +372,8 @@ def _load(conn: Connection, district: DemoDistrict) -> str:
         f"{area_km2:.2f} km²: {counts['parcels']} parcels, {counts['projects']} projects, "
         f"{counts['retained_land']} retained-land sites, "
         f"{counts['state_reserve_land']} reserve polygons, "
-        f"{counts['statutory_plans']} plan zones (datasets "
+        f"{counts['statutory_plans']} plan zones, {len(procedure)} projects under procedure "
+        f"(datasets "
         f"{min(ids.values())}–{max(ids.values())}, {time.perf_counter() - t0:.1f} s)"
     )
 
@@ -371,7 +382,9 @@ def load_into_db(district: DemoDistrict, engine: Engine) -> str:
     """Load every layer of ``district`` as new active datasets in ONE transaction.
 
     Each layer gets a dataset (uploaded_by ``demo``, file name like
-    ``demo:440311:seed=7:n=3000``) published with mode ``replace``. Returns a one-line summary.
+    ``demo:440311:seed=7:n=3000``) published with mode ``replace``; then five of its projects
+    are registered under procedure with their events (:mod:`data.demo_procedure`; a project
+    already seeded or a user's is left alone). Returns a one-line summary.
     """
     with engine.begin() as conn:
         return _load(conn, district)

@@ -8,7 +8,7 @@ them; it never touches a surveyor's dataset.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from spatial.db import read_rows
 
@@ -23,14 +23,19 @@ class DemoUnload(BaseModel):
     """Active demo datasets now superseded."""
     restored: list[int]
     """Surveyors' datasets the demo had replaced, active again (the latest per layer)."""
+    procedure_events: list[int] = []
+    """The demo's procedure events now withdrawn (a withdrawal row supersedes each)."""
 
     @property
     def summary(self) -> str:
         """One line, Chinese and English."""
-        if not self.withdrawn:
+        if not self.withdrawn and not self.procedure_events:
             return "未加载示例数据 no demo data was loaded"
         back = f"，恢复数据集 {self.restored}" if self.restored else ""
-        return f"已卸载示例数据 demo unloaded: 数据集 datasets {self.withdrawn} withdrawn{back}"
+        n = len(self.procedure_events)
+        events = f"，撤销程序事项 {n} 项 ({n} procedure events withdrawn)" if n else ""
+        datasets = f"数据集 datasets {self.withdrawn} withdrawn"
+        return f"已卸载示例数据 demo unloaded: {datasets}{back}{events}"
 
 
 def demo_active(engine: Engine) -> bool:
@@ -53,8 +58,12 @@ def unload_demo(engine: Engine, user_name: str = "system") -> DemoUnload:
     Each active demo dataset becomes ``superseded`` (it stays in the version history, as any
     replaced dataset does). Where the demo had replaced a surveyor's dataset of the same
     layer, the latest such dataset becomes active again; a layer without one is left empty.
-    The unload is audited. ``data.demo.load_demo_if_empty`` does not load the demo again into
-    a store it was unloaded from.
+    The demo's procedure events (on the projects the demo registered) are withdrawn as a user
+    withdraws one, each with its audit row; the events are append-only, so they stay in the
+    projects' history, and the bureau list then leaves the demo's registrations out
+    (:func:`spatial.procedure.projects.listed_codes`). What a user recorded or corrected on a
+    demo project stays current. The unload is audited. ``data.demo.load_demo_if_empty`` does
+    not load the demo again into a store it was unloaded from.
 
     Examples
     --------
@@ -74,6 +83,7 @@ def unload_demo(engine: Engine, user_name: str = "system") -> DemoUnload:
                 {"demo": DEMO_UPLOADER},
             )
         ]
+        events = _withdraw_procedure(conn, user_name)
         withdrawn: list[int] = []
         restored: list[int] = []
         for layer in layers:
@@ -107,17 +117,58 @@ def unload_demo(engine: Engine, user_name: str = "system") -> DemoUnload:
                 ).scalar_one_or_none()
                 if back is not None:
                     restored.append(int(back))
-        if withdrawn:
+        if withdrawn or events:
             conn.execute(
                 text(
                     "INSERT INTO audit_log (user_name, action, target, detail) "
                     "VALUES (:u, 'demo_unload', 'datasets', "
                     "jsonb_build_object('withdrawn', CAST(:w AS jsonb), "
-                    "'restored', CAST(:r AS jsonb)))"
+                    "'restored', CAST(:r AS jsonb), 'procedure_events', CAST(:e AS jsonb)))"
                 ),
-                {"u": user_name, "w": str(sorted(withdrawn)), "r": str(sorted(restored))},
+                {
+                    "u": user_name,
+                    "w": str(sorted(withdrawn)),
+                    "r": str(sorted(restored)),
+                    "e": str(events),
+                },
             )
-    return DemoUnload(withdrawn=sorted(withdrawn), restored=sorted(restored))
+    return DemoUnload(
+        withdrawn=sorted(withdrawn), restored=sorted(restored), procedure_events=events
+    )
+
+
+DEMO_WITHDRAWAL_REASON = "卸载示例数据 demo unloaded"
+"""The reason recorded with each demo procedure event the unload withdraws."""
+
+
+def demo_procedure_events(conn: Connection) -> list[int]:
+    """The ids of the current events the demo recorded on the projects it registered."""
+    return [
+        int(i)
+        for i in conn.execute(
+            text(
+                "SELECT e.id FROM procedure_events e "
+                "JOIN procedure_projects r ON r.project_code = e.project_code "
+                "WHERE r.registered_by = :demo AND e.recorded_by = :demo "
+                "AND e.occurred_on IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM procedure_events s WHERE s.supersedes = e.id) "
+                "ORDER BY e.id"
+            ),
+            {"demo": DEMO_UPLOADER},
+        ).scalars()
+    ]
+
+
+def _withdraw_procedure(conn: Connection, user_name: str) -> list[int]:
+    """Withdraw the current events the demo recorded on the projects it registered."""
+    from spatial.procedure.events import correct_event
+    from spatial.procedure.status import china_today
+
+    ids = demo_procedure_events(conn)
+    today = china_today()
+    for event_id in ids:
+        correct_event(conn, event_id, None, DEMO_WITHDRAWAL_REASON, user_name, None, today)
+    return ids
 
 
 def demo_was_unloaded(engine: Engine) -> bool:

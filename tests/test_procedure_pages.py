@@ -7,11 +7,9 @@ import re
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
-from api.deps import SESSION_COOKIE
 from spatial.budget.rates import Track
 from spatial.models import Layer
 from spatial.procedure.events import record_event
@@ -19,22 +17,10 @@ from spatial.procedure.projects import register_project
 from spatial.procedure.status import china_today
 from spatial.users import add_user
 from tests.analysis_data import load, project
-from tests.cdp import Browser, chromium_path
 from tests.layers_data import running_server
+from tests.procedure_helpers import PW, login, signed_in_browser
 
-PW = "土整-correct-horse-7"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-
-def login(client, name: str) -> None:  # noqa: ANN001
-    page = client.get("/login")
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post(
-        "/login",
-        data={"name": name, "password": PW, "login_csrf": token, "next": "/workbench"},
-        follow_redirects=False,
-    )
-    assert r.status_code in (302, 303), r.text
 
 
 @pytest.fixture
@@ -95,59 +81,44 @@ def test_pages_show_the_same_figures_escaped_and_without_inline_script(projects,
 
 @pytest.mark.e2e
 def test_a_planner_records_a_step_in_the_browser(projects):
-    exe = chromium_path()
-    if exe is None:
-        pytest.fail("chromium is not installed (make test-system-deps installs it)")
     ARTIFACTS.mkdir(exist_ok=True)
     with running_server(projects.url) as base:
-        with httpx.Client(base_url=base) as c:
-            login(c, "li.planner")
-            cookie = c.cookies.get(SESSION_COOKIE)
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as profile:
-            browser = Browser(Path(profile))
-            try:
-                browser.send("Network.enable")
-                browser.send("Network.setCookie", name=SESSION_COOKIE, value=cookie, url=base)
-                rec = browser.load(f"{base}/workbench/procedure/GM-ZB-101")
-                (ARTIFACTS / "procedure_project.png").write_bytes(rec.screenshot_png)
-                assert (
-                    browser.evaluate("document.getElementById('stage').textContent")
-                    == "委托街道办事处"
-                )
-                # fill and submit the record form: verification letters on 2026-11-04
-                browser.evaluate(
-                    "(() => { const f = document.getElementById('record-form');"
-                    " f.step.value = 'verification_letters_sent';"
-                    " f.occurred_on.value = '2026-11-04';"
-                    " f.requestSubmit(); })()"
-                )
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    with projects.engine.connect() as conn:
-                        n = conn.execute(
-                            text(
-                                "SELECT count(*) FROM procedure_events "
-                                "WHERE step = 'verification_letters_sent'"
-                            )
-                        ).scalar()
-                    if n:
-                        break
-                    time.sleep(0.3)
-                assert n == 1
-                browser.settle(2.0)
-                stage = browser.evaluate("document.getElementById('stage').textContent")
-                assert stage == "去函核查"
-                rec = browser.load(f"{base}/workbench/procedure")
-                (ARTIFACTS / "procedure_list.png").write_bytes(rec.screenshot_png)
-                assert (
-                    not [m for m in rec.console if "error" in str(m).lower()]
-                    if hasattr(rec, "console")
-                    else True
-                )
-            finally:
-                browser.close()
+        with signed_in_browser(base, "li.planner") as browser:
+            rec = browser.load(f"{base}/workbench/procedure/GM-ZB-101")
+            (ARTIFACTS / "procedure_project.png").write_bytes(rec.screenshot_png)
+            assert (
+                browser.evaluate("document.getElementById('stage').textContent") == "委托街道办事处"
+            )
+            # fill and submit the record form: verification letters on 2026-11-04
+            browser.evaluate(
+                "(() => { const f = document.getElementById('record-form');"
+                " f.step.value = 'verification_letters_sent';"
+                " f.occurred_on.value = '2026-11-04';"
+                " f.requestSubmit(); })()"
+            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with projects.engine.connect() as conn:
+                    n = conn.execute(
+                        text(
+                            "SELECT count(*) FROM procedure_events "
+                            "WHERE step = 'verification_letters_sent'"
+                        )
+                    ).scalar()
+                if n:
+                    break
+                time.sleep(0.3)
+            assert n == 1
+            browser.settle(2.0)
+            stage = browser.evaluate("document.getElementById('stage').textContent")
+            assert stage == "去函核查"
+            rec = browser.load(f"{base}/workbench/procedure")
+            (ARTIFACTS / "procedure_list.png").write_bytes(rec.screenshot_png)
+            assert (
+                not [m for m in rec.console if "error" in str(m).lower()]
+                if hasattr(rec, "console")
+                else True
+            )
     with projects.engine.connect() as conn:
         who = conn.execute(
             text(
