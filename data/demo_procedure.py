@@ -159,6 +159,8 @@ DEMO_PROCEDURES: tuple[DemoProcedure, ...] = (
     ),
 )
 """The demo's procedure, in the order it is recorded."""
+LAST_EVENT = max(on for p in DEMO_PROCEDURES for _, on, _ in p.events)
+"""The latest date among the demo's events (2026-11-26): before it, none is recorded."""
 
 
 def _project_code(conn: Connection, p: DemoProcedure, taken: set[str]) -> str | None:
@@ -197,12 +199,14 @@ def _untouched(conn: Connection, code: str) -> bool:
 def seed_procedure(conn: Connection, today: date) -> list[str]:
     """Register the demo's projects and record their events in ``conn``'s transaction.
 
-    ``today`` is the day the events are recorded on (the date check of ``record_event``).
-    Idempotent: nothing is done while any event the demo recorded is current (a demo loaded
-    again, whatever its seed); after an unload, a project a user registered or recorded a
-    step on is skipped. Returns the codes seeded now.
+    ``today`` is the day the events are recorded on (the date check of ``record_event``): on
+    a machine whose clock is before :data:`LAST_EVENT` nothing is seeded (record_event would
+    refuse an event after today and the whole demo load with it). Idempotent: nothing is done
+    while any event the demo recorded is current (a demo loaded again, whatever its seed);
+    after an unload, a project a user registered or recorded a step on is skipped. Returns
+    the codes seeded now.
     """
-    if demo_procedure_events(conn):
+    if today < LAST_EVENT or demo_procedure_events(conn):
         return []
     seeded: list[str] = []
     taken = {p.code for p in NAMED_PROJECTS}

@@ -211,6 +211,17 @@ def test_the_first_start_records_exactly_the_declared_events_once(db):
     assert _events(db.engine) == declared
 
 
+def test_a_clock_before_the_demo_dates_loads_the_layers_without_procedure(db, monkeypatch):
+    """record_event refuses an event after today: the demo's layers still load."""
+    monkeypatch.setattr("data.demo.china_today", lambda: date(2026, 11, 25))
+    summary = load_into_db(generate(), db.engine)
+    assert "24 projects" in summary and ", 0 projects under procedure" in summary
+    assert _events(db.engine) == []
+    monkeypatch.setattr("data.demo.china_today", lambda: date(2026, 11, 26))
+    assert ", 5 projects under procedure" in load_into_db(generate(), db.engine)
+    assert len(_events(db.engine)) == 48
+
+
 def test_loading_the_demo_again_adds_nothing_to_the_procedure(demo):
     db, headers = demo
     before = _events(db.engine)
