@@ -278,10 +278,7 @@ def plan_coverages(
 def plan_coverage(engine: Engine, project_code: str) -> PlanCoverage:
     """Statutory-plan coverage and use conflicts of the retained land of ``project_code``.
 
-    Parameters
-    ----------
-    {engine}
-    {project_code}
+    {parameters}
 
     Returns
     -------

@@ -14,9 +14,13 @@ from spatial.errors import NotFound
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+_ENGINE = "engine\n    SQLAlchemy engine of the tuzheng store."
+
 PROJECT_DOC_PARTS: dict[str, str] = {
-    "engine": "engine\n    SQLAlchemy engine of the tuzheng store.",
-    "project_code": "project_code\n    Code of a current project.",
+    "engine": _ENGINE,
+    "parameters": (
+        f"Parameters\n----------\n{_ENGINE}\nproject_code\n    Code of a current project."
+    ),
     "raises_not_found": (
         "Raises\n------\nNotFound\n    If ``project_code`` names no current project."
     ),
@@ -27,7 +31,7 @@ _PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*$", re.MULTILINE)
 
 
 def project_doc(fn: _F) -> _F:
-    """Replace each line ``{engine}``, ``{project_code}`` or ``{raises_not_found}`` of ``fn``'s
+    """Replace each line ``{parameters}``, ``{engine}`` or ``{raises_not_found}`` of ``fn``'s
     numpy-style docstring with that part of :data:`PROJECT_DOC_PARTS`, indented as the
     placeholder is; answers ``fn`` itself. An unknown placeholder raises ``KeyError``."""
 

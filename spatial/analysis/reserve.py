@@ -127,10 +127,7 @@ def reserve_occupations(
 def reserve_occupation(engine: Engine, project_code: str) -> ReserveOccupation:
     """State reserve land occupied by the retained land of ``project_code``, and its route.
 
-    Parameters
-    ----------
-    {engine}
-    {project_code}
+    {parameters}
 
     Returns
     -------

@@ -194,10 +194,7 @@ def _reviews(
 def review_project(engine: Engine, project_code: str, geometry: bool = True) -> ProjectReview:
     """Review the retained land of one project: ledger, route, coverage, verdicts.
 
-    Parameters
-    ----------
-    {engine}
-    {project_code}
+    {parameters}
     geometry
         Also load the evidence geometry (EPSG:4547): ``review.reserve.to_geodataframe()``,
         ``review.coverage.uncovered_geodataframe()``, ``review.coverage.conflicts_geodataframe()``.
