@@ -165,7 +165,13 @@ def ogc_parameters(settings: ApiSettings) -> dict[str, dict[str, Any]]:
         ),
         "bbox": _param(
             "bbox",
-            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+            {  # 4 to 6 numbers, as /ats/core/fc-bbox-definition requires; oneOf leaves out 5
+                "type": "array",
+                "minItems": 4,
+                "maxItems": 6,
+                "oneOf": [{"maxItems": 4}, {"minItems": 6}],
+                "items": {"type": "number"},
+            },
             "范围 / minx,miny,maxx,maxy (or with heights, 6 numbers) in bbox-crs (CRS84 "
             "lon/lat by default)",
         ),
@@ -173,14 +179,14 @@ def ogc_parameters(settings: ApiSettings) -> dict[str, dict[str, Any]]:
         "crs": _param("crs", crs_enum, "output CRS (Part 2); default CRS84"),
         "datetime": _param(
             "datetime",
-            {"type": "string"},
+            {"type": "string", "minLength": 1},
             "RFC 3339 date-time, date or interval (start/end, ../end, start/..). These "
             "layers have no temporal property: a valid value selects every feature, an "
             "invalid one answers 400.",
         ),
         "filter": _param(
             "filter",
-            {"type": "string"},
+            {"type": "string", "minLength": 1},  # an empty filter is refused (400)
             "CQL2 filter (Part 3) over the collection's queryables, e.g. "
             "category = 'collective' AND area_m2 > 3000",
         ),

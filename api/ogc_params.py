@@ -20,8 +20,11 @@ from fastapi.routing import APIRoute
 
 from spatial.errors import BadRequest
 
-FormatParam = Annotated[str | None, Query(description="json or html")]
-"""The ``f`` parameter of the pages that answer JSON or HTML (no ``f``: by ``Accept``)."""
+FormatParam = Annotated[
+    str | None, Query(description="json or html", json_schema_extra={"enum": ["json", "html"]})
+]
+"""The ``f`` parameter of the pages that answer JSON or HTML (no ``f``: by ``Accept``). The
+document lists the two values; the server also takes them in capitals (``f=JSON``)."""
 
 
 def refuse_nul(request: Request) -> None:

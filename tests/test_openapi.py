@@ -29,17 +29,19 @@ def test_document_is_valid_openapi_3_0(doc):
 
 def test_ogc_parameters(doc, demo_client):
     params = doc["components"]["parameters"]
-    assert params["bbox"]["schema"] == {
+    assert params["bbox"]["schema"] == {  # the ATS fragment (ogctests checks it), 5 left out
         "type": "array",
         "minItems": 4,
         "maxItems": 6,
+        "oneOf": [{"maxItems": 4}, {"minItems": 6}],
         "items": {"type": "number"},
     }
+    assert params["filter"]["schema"] == {"type": "string", "minLength": 1}
     assert (params["bbox"]["style"], params["bbox"]["explode"]) == ("form", False)
     settings = demo_client.app.state.settings
     assert params["limit"]["schema"]["default"] == settings.features_default_limit == 100
     assert params["limit"]["schema"]["maximum"] == settings.features_max_limit
-    assert params["datetime"]["schema"] == {"type": "string"}
+    assert params["datetime"]["schema"] == {"type": "string", "minLength": 1}
     assert params["filter-lang"]["schema"]["enum"] == ["cql2-text", "cql2-json", "cql-text"]
     assert params["filter-lang"]["schema"]["default"] == "cql2-text"
     items = doc["paths"]["/collections/{collectionId}/items"]
@@ -52,6 +54,29 @@ def test_ogc_parameters(doc, demo_client):
         if path.startswith("/collections"):
             for op in item.values():
                 assert "422" not in op["responses"] and "400" in op["responses"], path
+
+
+def test_what_the_document_allows_the_server_takes_and_what_it_refuses_the_server_refuses(
+    doc, demo_client
+):
+    # schemathesis' "schema-valid request rejected": f= and filter= were allowed by the document
+    for path in ("/collections", "/collections/{collectionId}"):
+        (f,) = [p for p in doc["paths"][path]["get"]["parameters"] if p.get("name") == "f"]
+        assert f["schema"]["enum"] == ["json", "html"], path
+    for url in ("/collections", "/collections/parcels"):
+        assert demo_client.get(url, params={"f": "json"}).status_code == 200
+        assert demo_client.get(url, params={"f": "JSON"}).status_code == 200  # lenient, too
+        r = demo_client.get(url, params={"f": ""})
+        assert r.status_code == 400 and r.json()["message_zh"] == "不支持的格式 f"
+    r = demo_client.get("/collections/parcels/items", params={"filter": ""})
+    assert r.status_code == 400 and r.json()["message_zh"] == "过滤条件为空"
+    r = demo_client.get("/collections/parcels/items", params={"datetime": ""})
+    assert r.status_code == 400
+    assert r.json()["message_zh"] == "datetime 格式错误（应为 RFC 3339 时间或区间）"
+    r = demo_client.get("/collections/parcels/items", params={"bbox": "113.9,22.7,113.95,22.75,1"})
+    assert r.status_code == 400, r.text
+    r = demo_client.get("/collections/parcels/items", params={"bbox": "113.9,22.7,113.95,22.75"})
+    assert r.status_code == 200
 
 
 def test_a_path_per_collection_lists_its_queryables(doc):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,11 +10,16 @@ from fastapi.responses import Response
 from api.deps import Admin, EngineDep
 from api.media import XLSX
 from spatial.audit import MAX_ROWS, audit_csv, audit_entries, audit_xlsx
+from spatial.isodate import IsoDate
 
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit", response_model=None)
+@router.get(
+    "/audit",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, XLSX: {}}}},
+)
 def audit(
     admin: Admin,
     engine: EngineDep,
@@ -23,8 +27,8 @@ def audit(
     action: Annotated[
         str | None, Query(max_length=50, description="action, or a prefix ending in '.'")
     ] = None,
-    since: Annotated[date | None, Query(description="from this day (included)")] = None,
-    until: Annotated[date | None, Query(description="to this day (included)")] = None,
+    since: Annotated[IsoDate | None, Query(description="from this day (included)")] = None,
+    until: Annotated[IsoDate | None, Query(description="to this day (included)")] = None,
     target: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 500,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",

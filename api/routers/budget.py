@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from spatial.budget.pool import MovementKind, PoolStatus, move, pool_status
 from spatial.budget.rates import Track
 from spatial.budget.store import ProjectBudget, import_items_xlsx, project_budget, save_items
 from spatial.errors import InvalidInput, TooLarge
+from spatial.isodate import IsoDate
 from spatial.models import User
 from spatial.procedure.text import CleanText
 
@@ -59,7 +59,7 @@ class PoolMovementIn(BaseModel):
 
     project_code: CleanText = Field(min_length=1, max_length=50)
     amount: Decimal
-    on_date: date
+    on_date: IsoDate
     note: CleanText | None = Field(default=None, max_length=500)
 
     @field_validator("amount", mode="before")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import Admin, EngineDep, Reader
 from spatial.errors import BadRequest, NotFound
+from spatial.isodate import IsoDate
 from spatial.procedure.calendar_store import (
     CalendarDay,
     CalendarYear,
@@ -67,7 +68,7 @@ def put_year(year: Year, notice: HolidayNotice, admin: Admin, engine: EngineDep)
 def get_period_end(
     user: Reader,
     engine: EngineDep,
-    start: Annotated[date, Query(description="day of the event (not counted)")],
+    start: Annotated[IsoDate, Query(description="day of the event (not counted)")],
     count: Annotated[int, Query(ge=1, le=1000)],
     unit: Annotated[Unit, Query()],
 ) -> PeriodEnd:

@@ -148,7 +148,13 @@ def conformance(_: OpenReader) -> JSONResponse:
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections")
+_JSON_OR_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/html": {}}}
+}
+"""``f=html`` (or a browser's ``Accept``) gets the page, anything else the JSON document."""
+
+
+@router.get("/collections", responses=_JSON_OR_HTML)
 def collections(
     request: Request, engine: EngineDep, registry: RegistryDep, _: OpenReader, f: FormatParam = None
 ) -> Response:
@@ -169,7 +175,7 @@ def collections(
     )
 
 
-@router.get("/collections/{collectionId}")
+@router.get("/collections/{collectionId}", responses=_JSON_OR_HTML)
 def collection(
     request: Request, engine: EngineDep, _: OpenReader, col: CollectionDep, f: FormatParam = None
 ) -> Response:

@@ -4,7 +4,6 @@ the Excel ledger (台账)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,6 +15,7 @@ from api.media import XLSX
 from api.params import ProjectCode
 from api.routers.procedure_deps import Recorder
 from spatial.budget.rates import Track
+from spatial.isodate import IsoDate
 from spatial.procedure.events import (
     ProcedureSummary,
     ProjectProcedure,
@@ -33,7 +33,7 @@ from spatial.procedure.text import CleanText
 router = APIRouter(prefix="/procedure", tags=["procedure"])
 
 Today = Annotated[
-    date | None, Query(description="the day to compute for (default: today in China)")
+    IsoDate | None, Query(description="the day to compute for (default: today in China)")
 ]
 
 
@@ -48,14 +48,14 @@ class EventIn(BaseModel):
     """A procedure step that happened on a day."""
 
     step: CleanText = Field(min_length=1, max_length=60)
-    occurred_on: date
+    occurred_on: IsoDate
     note: CleanText | None = Field(default=None, max_length=1000)
 
 
 class CorrectionIn(BaseModel):
     """The date an event should have had (or none: withdraw it), and why."""
 
-    occurred_on: date | None
+    occurred_on: IsoDate | None
     reason: CleanText = Field(min_length=1, max_length=1000)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, text
 
 from spatial.db import read_rows, read_scalars, session_scope
 from spatial.errors import InvalidInput
+from spatial.isodate import IsoDate
 from spatial.procedure.calendar import WorkingCalendar
 from spatial.procedure.text import CleanText
 from spatial.users import audit
@@ -37,15 +38,15 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 class HolidayRange(BaseModel):
     """Days off in a notice, e.g. 春节 2027-02-06 … 2027-02-13 (both days included)."""
 
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
     name: CleanText = Field(min_length=1, max_length=60, description="节日名称, e.g. 春节")
 
 
 class MakeupWorkday(BaseModel):
     """A weekend day the notice makes a working day (调休上班)."""
 
-    day: date
+    day: IsoDate
     name: CleanText = Field(min_length=1, max_length=60, description="the festival it serves")
 
 
