@@ -209,9 +209,7 @@ def parse(text: str, lang: str = "cql2-text") -> Any:
         return expr.to_json()
     except BadRequest:
         raise
-    except json.JSONDecodeError as exc:
-        raise _bad("JSON 格式错误", f"not JSON: {exc.msg}") from None
-    except Exception as exc:  # cql2 raises ParseError, ValidationError or a plain Exception
+    except Exception as exc:  # cql2 raises ParseError (malformed JSON too), ValidationError …
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         detail = (lines[-1] if lines else type(exc).__name__)[:200]
         raise _bad("不是有效的 CQL2", f"not valid CQL2 ({detail})") from None
