@@ -97,7 +97,10 @@
     try {
       return await post(url, data);
     } finally {
-      setTimeout(() => es.close(), 1500);
+      // The response is the last word: show() marks the phases it reached. A phase event
+      // still on its way over the separate SSE connection would set one of them back to
+      // "active" (the list then ended at "read" after a finished dry run).
+      es.close();
     }
   }
 
